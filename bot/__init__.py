@@ -1,0 +1,1 @@
+"""The Telegram side of foodbot: settings, the nutrition table, portions, and the `foodbot` command."""

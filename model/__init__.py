@@ -1,0 +1,1 @@
+"""Food recognition: model bundles, safe image decoding, preprocessing and the recognizer."""
