@@ -1,0 +1,51 @@
+"""What recognizing one photo yields: plain data, importable without torch.
+
+The bot, the queue backends and `foodbot predict` all speak these types, so they live apart from the
+runtime that produces them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RankedFood:
+    """One food the model considers, best first.
+
+    `present` says whether the food counts as part of the meal: for a single-label (softmax) bundle only
+    the top food does, the rest are alternatives a person can switch to; for a multi-label (sigmoid)
+    bundle every food over its threshold does.
+    """
+
+    key: str
+    name: str
+    confidence: float
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """The model's answer for one photo.
+
+    `labels` keeps the raw top labels with their scores (the prediction record the bot stores);
+    `food_mass` is the probability the model gives to food at all. `error` is a friendly sentence when
+    the photo could not be read; then `foods` is empty.
+    """
+
+    foods: tuple[RankedFood, ...]
+    no_food: bool
+    bundle_id: str
+    food_mass: float = 0.0
+    labels: tuple[tuple[str, float], ...] = ()
+    error: str | None = None
+
+    @property
+    def present(self) -> tuple[RankedFood, ...]:
+        """The foods that make up the meal (see `RankedFood.present`)."""
+        return tuple(food for food in self.foods if food.present)
+
+    @classmethod
+    def failed(cls, bundle_id: str, message: str) -> Recognition:
+        """A photo that could not be recognized; `message` is what the person is told."""
+        return cls(foods=(), no_food=True, bundle_id=bundle_id, error=message)

@@ -1,0 +1,151 @@
+"""The recognizer: a bundle's model on a device, turning photo bytes into ranked foods.
+
+`predict` takes a batch so that every caller (the CLI, the in-process batcher, a Redis worker) shares one
+code path; each photo that cannot be read gets its own friendly error while the others are answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from model.bundle import ModelBundle
+from model.device import resolve_device
+from model.images import ImageDecodeError
+from model.preprocess import Preprocessor
+from model.recognition import RankedFood, Recognition
+
+_LOGGER = logging.getLogger(__name__)
+
+#: How many raw labels each Recognition keeps for the prediction record.
+RAW_LABELS_KEPT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class _FoodIndex:
+    """Which output columns belong to which food key (several labels may share one food)."""
+
+    keys: tuple[str, ...]
+    columns: tuple[tuple[int, ...], ...]
+    food_columns: np.ndarray
+
+
+def _index_foods(bundle: ModelBundle) -> _FoodIndex:
+    by_key: dict[str, list[int]] = {}
+    for column, label in enumerate(bundle.meta.labels):
+        key = bundle.meta.food_of(label)
+        if key is not None:
+            by_key.setdefault(key, []).append(column)
+    keys = tuple(by_key)
+    columns = tuple(tuple(by_key[k]) for k in keys)
+    food_columns = np.array(sorted(c for cols in columns for c in cols), dtype=np.int64)
+    return _FoodIndex(keys, columns, food_columns)
+
+
+class Recognizer:
+    """Serves one bundle. Create once (loading the model takes a second), then call `predict`."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        device: str = "auto",
+        food_names: Mapping[str, str] | None = None,
+        top_k: int = 5,
+    ) -> None:
+        self.bundle = bundle
+        self.device = resolve_device(device)
+        self.top_k = top_k
+        self._names = dict(food_names or {})
+        self._foods = _index_foods(bundle)
+        self._preprocess = Preprocessor(bundle.meta.data_config)
+        self._model = bundle.create_model().to(self.device)
+        _LOGGER.info("recognizer ready: %s on %s", bundle.id, self.device)
+
+    @property
+    def bundle_id(self) -> str:
+        return self.bundle.id
+
+    def preprocess(self, data: bytes) -> torch.Tensor:
+        """One photo's input tensor; raises ImageDecodeError for a bad photo."""
+        return self._preprocess(data)
+
+    def predict(self, images: Sequence[bytes]) -> list[Recognition]:
+        """Recognize a batch of photos (one forward pass); answers come back in input order."""
+        tensors: list[torch.Tensor] = []
+        slots: list[int] = []
+        answers: list[Recognition | None] = [None] * len(images)
+        for i, data in enumerate(images):
+            try:
+                tensors.append(self.preprocess(data))
+                slots.append(i)
+            except ImageDecodeError as exc:
+                answers[i] = Recognition.failed(self.bundle_id, exc.friendly)
+        if tensors:
+            probs = self.probabilities(torch.stack(tensors))
+            for slot, row in zip(slots, probs, strict=True):
+                answers[slot] = self.interpret(row)
+        return [a for a in answers if a is not None]
+
+    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""
+        with torch.inference_mode():
+            logits = self._model(batch.to(self.device, non_blocking=True)).float()
+            probs = logits.sigmoid() if self.bundle.meta.head == "sigmoid" else logits.softmax(dim=-1)
+        result: np.ndarray = probs.cpu().numpy()
+        return result
+
+    def interpret(self, probs: np.ndarray) -> Recognition:
+        """Turn one row of probabilities into ranked foods and the no-food verdict.
+
+        softmax: a food's confidence is the summed probability of its labels; the photo is food when
+        the food classes together hold at least `thresholds["food_mass"]`, and then the top food is the
+        meal. sigmoid: each food is present when its score reaches its own threshold (`thresholds[label]`,
+        else `thresholds["default"]`, else 0.5); no food when none does.
+        """
+        meta = self.bundle.meta
+        top_labels = np.argsort(-probs)[:RAW_LABELS_KEPT]
+        labels = tuple((meta.labels[int(i)], round(float(probs[i]), 6)) for i in top_labels)
+        scores = [
+            float(probs[list(cols)].max() if meta.head == "sigmoid" else probs[list(cols)].sum())
+            for cols in self._foods.columns
+        ]
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])[: self.top_k]
+        if meta.head == "sigmoid":
+            present = {i for i in order if scores[i] >= self._threshold_of(i)}
+            food_mass = max(scores, default=0.0)
+            no_food = not present
+        else:
+            food_mass = float(probs[self._foods.food_columns].sum()) if len(self._foods.food_columns) else 0.0
+            no_food = food_mass < meta.thresholds.get("food_mass", 0.5)
+            present = set() if no_food or not order else {order[0]}
+        foods = tuple(
+            RankedFood(
+                key=self._foods.keys[i],
+                name=self._names.get(self._foods.keys[i], self._foods.keys[i].replace("_", " ").capitalize()),
+                confidence=round(scores[i], 6),
+                present=i in present,
+            )
+            for i in order
+        )
+        return Recognition(
+            foods=foods,
+            no_food=no_food,
+            bundle_id=self.bundle_id,
+            food_mass=round(food_mass, 6),
+            labels=labels,
+        )
+
+    def _threshold_of(self, food: int) -> float:
+        thresholds = self.bundle.meta.thresholds
+        label_thresholds = [
+            thresholds[self.bundle.meta.labels[c]]
+            for c in self._foods.columns[food]
+            if self.bundle.meta.labels[c] in thresholds
+        ]
+        if label_thresholds:
+            return min(label_thresholds)
+        return thresholds.get("default", 0.5)

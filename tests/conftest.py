@@ -1,0 +1,37 @@
+"""Shared fixtures: the real default bundle (built once per run) and the committed photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.bundle import ModelBundle
+from model.default_bundle import ensure_default_bundle
+from model.recognizer import Recognizer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+FOOD_PHOTOS = ("coffee.png", "orange.jpg", "fruits.jpg", "apple.jpg")
+NON_FOOD_PHOTOS = ("astronaut.png", "chelsea.png", "camera.png")
+
+
+def photo(name: str) -> bytes:
+    """The bytes of a committed photo."""
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DATA_DIR shared by the whole run, so the default bundle is built only once."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def default_bundle(data_dir: Path) -> ModelBundle:
+    return ensure_default_bundle(data_dir / "models" / "default", progress=lambda _line: None)
+
+
+@pytest.fixture(scope="session")
+def recognizer(default_bundle: ModelBundle) -> Recognizer:
+    """The default model on the CPU, the same code path a GPU takes."""
+    return Recognizer(default_bundle, device="cpu")
