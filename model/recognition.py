@@ -30,7 +30,8 @@ class Recognition:
 
     `labels` keeps the raw top labels with their scores (the prediction record the bot stores);
     `food_mass` is the probability the model gives to food at all. `error` is a friendly sentence when
-    the photo could not be read; then `foods` is empty.
+    the photo could not be recognized, and `error_kind` says why, so the bot can word its reply:
+    "image" (not a readable photo), "busy" (the queue is full), "timeout", "internal".
     """
 
     foods: tuple[RankedFood, ...]
@@ -39,6 +40,7 @@ class Recognition:
     food_mass: float = 0.0
     labels: tuple[tuple[str, float], ...] = ()
     error: str | None = None
+    error_kind: str | None = None
 
     @property
     def present(self) -> tuple[RankedFood, ...]:
@@ -46,6 +48,6 @@ class Recognition:
         return tuple(food for food in self.foods if food.present)
 
     @classmethod
-    def failed(cls, bundle_id: str, message: str) -> Recognition:
+    def failed(cls, bundle_id: str, message: str, kind: str = "image") -> Recognition:
         """A photo that could not be recognized; `message` is what the person is told."""
-        return cls(foods=(), no_food=True, bundle_id=bundle_id, error=message)
+        return cls(foods=(), no_food=True, bundle_id=bundle_id, error=message, error_kind=kind)

@@ -84,11 +84,15 @@ class Recognizer:
                 slots.append(i)
             except ImageDecodeError as exc:
                 answers[i] = Recognition.failed(self.bundle_id, exc.friendly)
-        if tensors:
-            probs = self.probabilities(torch.stack(tensors))
-            for slot, row in zip(slots, probs, strict=True):
-                answers[slot] = self.interpret(row)
+        for slot, answer in zip(slots, self.recognize_tensors(tensors), strict=True):
+            answers[slot] = answer
         return [a for a in answers if a is not None]
+
+    def recognize_tensors(self, tensors: Sequence[torch.Tensor]) -> list[Recognition]:
+        """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
+        if not tensors:
+            return []
+        return [self.interpret(row) for row in self.probabilities(torch.stack(list(tensors)))]
 
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:
         """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""

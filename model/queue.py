@@ -1,0 +1,163 @@
+"""The recognition queue: one async call, `recognize(image_bytes) -> Recognition`, for the bot.
+
+`InProcessQueue` is the default backend: a bounded asyncio queue feeding a dynamic batcher (collect up
+to `max_batch` photos or until `max_wait_ms` has passed since the first, then one forward pass), the model
+in one dedicated thread, and decoding in a small thread pool, so the event loop never blocks on pixels
+or on the model. A full queue answers "busy" at once instead of building an unbounded backlog; a caller
+that waits longer than `timeout_s` gets a "timeout" answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+
+from model.images import ImageDecodeError
+from model.recognition import Recognition
+from model.recognizer import Recognizer
+
+_LOGGER = logging.getLogger(__name__)
+
+BUSY_MESSAGE = "Many photos right now — please try again in a minute."
+TIMEOUT_MESSAGE = "Recognition is taking too long right now — please try again in a minute."
+INTERNAL_MESSAGE = "Something went wrong while looking at that photo — please try again."
+
+
+class RecognitionQueue(Protocol):
+    """What the bot needs from any backend (in-process, Redis Streams)."""
+
+    async def start(self) -> None: ...
+
+    async def recognize(self, image_bytes: bytes) -> Recognition: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class _Job:
+    tensor: torch.Tensor
+    future: asyncio.Future[Recognition] = field(repr=False)
+
+
+class InProcessQueue:
+    """Dynamic batching in the bot's own process (see the module docstring)."""
+
+    def __init__(
+        self,
+        recognizer_factory: Callable[[], Recognizer],
+        *,
+        max_batch: int = 16,
+        max_wait_ms: float = 10.0,
+        max_pending: int = 64,
+        timeout_s: float = 30.0,
+        decode_threads: int = 2,
+    ) -> None:
+        self._factory = recognizer_factory
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self.timeout_s = timeout_s
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_pending)
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foodbot-model")
+        self._decoders = ThreadPoolExecutor(max_workers=decode_threads, thread_name_prefix="foodbot-decode")
+        self._recognizer: Recognizer | None = None
+        self._task: asyncio.Task[None] | None = None
+        #: Sizes of the batches run so far (most recent last, bounded); for tests and metrics.
+        self.batch_sizes: list[int] = []
+
+    @property
+    def recognizer(self) -> Recognizer:
+        if self._recognizer is None:
+            raise RuntimeError("the queue is not started")
+        return self._recognizer
+
+    async def start(self) -> None:
+        """Load the model (in the model thread, off the event loop) and start batching."""
+        if self._task is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._recognizer = await loop.run_in_executor(self._model_thread, self._factory)
+        self._task = asyncio.create_task(self._run(), name="foodbot-batcher")
+
+    async def recognize(self, image_bytes: bytes) -> Recognition:
+        """Recognize one photo; never raises for bad input, a full queue or a slow model."""
+        recognizer = self.recognizer
+        loop = asyncio.get_running_loop()
+        if self._queue.full():
+            return Recognition.failed(recognizer.bundle_id, BUSY_MESSAGE, kind="busy")
+        try:
+            tensor = await loop.run_in_executor(self._decoders, recognizer.preprocess, image_bytes)
+        except ImageDecodeError as exc:
+            return Recognition.failed(recognizer.bundle_id, exc.friendly, kind="image")
+        job = _Job(tensor, loop.create_future())
+        try:
+            self._queue.put_nowait(job)
+        except asyncio.QueueFull:
+            return Recognition.failed(recognizer.bundle_id, BUSY_MESSAGE, kind="busy")
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
+        except TimeoutError:
+            job.future.cancel()
+            return Recognition.failed(recognizer.bundle_id, TIMEOUT_MESSAGE, kind="timeout")
+
+    async def _next_batch(self) -> list[_Job]:
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        deadline = loop.time() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+                continue
+            except asyncio.QueueEmpty:
+                pass
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        recognizer = self.recognizer
+        while True:
+            batch = [job for job in await self._next_batch() if not job.future.done()]
+            if not batch:
+                continue
+            self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+            try:
+                answers = await loop.run_in_executor(
+                    self._model_thread, recognizer.recognize_tensors, [job.tensor for job in batch]
+                )
+            except Exception:
+                _LOGGER.exception("recognition failed for a batch of %d", len(batch))
+                answers = [Recognition.failed(recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")] * len(
+                    batch
+                )
+            for job, answer in zip(batch, answers, strict=True):
+                if not job.future.done():
+                    job.future.set_result(answer)
+
+    async def close(self) -> None:
+        """Stop batching; callers still waiting get an "internal" answer rather than hanging."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done() and self._recognizer is not None:
+                job.future.set_result(
+                    Recognition.failed(self._recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")
+                )
+        self._model_thread.shutdown(wait=False)
+        self._decoders.shutdown(wait=False)

@@ -1,0 +1,96 @@
+"""The in-process queue: batches under load, answers each caller its own photo, never hangs."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+import torch
+
+from model.bundle import ModelBundle
+from model.queue import InProcessQueue
+from model.recognition import Recognition
+from model.recognizer import Recognizer
+from tests.conftest import photo
+
+
+class GatedRecognizer(Recognizer):
+    """The real recognizer, held at a gate so a test can fill the queue while the model is busy."""
+
+    gate: threading.Event
+
+    def recognize_tensors(self, tensors: Sequence[torch.Tensor]) -> list[Recognition]:
+        self.gate.wait(10)
+        return super().recognize_tensors(tensors)
+
+
+@pytest.fixture
+async def queue(default_bundle: ModelBundle) -> AsyncIterator[InProcessQueue]:
+    q = InProcessQueue(lambda: Recognizer(default_bundle, "cpu"), max_batch=8, max_wait_ms=50)
+    await q.start()
+    yield q
+    await q.close()
+
+
+async def test_concurrent_photos_are_batched_and_each_caller_gets_its_own(queue: InProcessQueue) -> None:
+    names = ["coffee.png", "orange.jpg", "chelsea.png"] * 4
+    answers = await asyncio.gather(*(queue.recognize(photo(n)) for n in names))
+    assert max(queue.batch_sizes) > 1
+    for name, answer in zip(names, answers, strict=True):
+        if name == "coffee.png":
+            assert answer.foods[0].key == "espresso"
+        elif name == "orange.jpg":
+            assert "orange" in [f.key for f in answer.foods[:2]]
+        else:
+            assert answer.no_food
+
+
+async def test_a_single_photo_is_answered_alone(queue: InProcessQueue) -> None:
+    answer = await queue.recognize(photo("coffee.png"))
+    assert answer.foods[0].key == "espresso"
+    assert queue.batch_sizes[-1] == 1
+
+
+async def test_a_poisoned_photo_fails_only_its_caller(queue: InProcessQueue) -> None:
+    good, bad, other = await asyncio.gather(
+        queue.recognize(photo("coffee.png")),
+        queue.recognize(photo("orange.jpg")[:2000]),
+        queue.recognize(photo("fruits.jpg")),
+    )
+    assert bad.error_kind == "image" and bad.error
+    assert good.error is None and good.foods[0].key == "espresso"
+    assert other.error is None and other.foods[0].key in {"orange", "lemon"}
+
+
+async def test_full_queue_answers_busy_at_once_and_slow_model_times_out(default_bundle: ModelBundle) -> None:
+    gate = threading.Event()
+
+    def factory() -> Recognizer:
+        recognizer = GatedRecognizer(default_bundle, "cpu")
+        recognizer.gate = gate
+        return recognizer
+
+    q = InProcessQueue(factory, max_batch=1, max_wait_ms=1, max_pending=1, timeout_s=1.0)
+    await q.start()
+    try:
+        first = asyncio.create_task(q.recognize(photo("coffee.png")))  # taken by the model, held at the gate
+        await asyncio.sleep(0.3)
+        second = asyncio.create_task(q.recognize(photo("coffee.png")))  # waits in the queue (1 slot)
+        await asyncio.sleep(0.3)
+        third = await q.recognize(photo("coffee.png"))
+        assert third.error_kind == "busy"
+        assert "try again" in (third.error or "")
+        assert (await second).error_kind == "timeout"
+        gate.set()
+        assert (await first).error_kind == "timeout"
+        for _ in range(100):  # the model finishes the held batch, then the queue drains
+            after = await q.recognize(photo("coffee.png"))
+            if after.error_kind != "busy":
+                break
+            await asyncio.sleep(0.05)
+        assert after.foods[0].key == "espresso", "the queue works again once the model is free"
+    finally:
+        gate.set()
+        await q.close()
