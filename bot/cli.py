@@ -1,0 +1,113 @@
+"""The `foodbot` command: one entry point with a subcommand per job.
+
+foodbot run                      the bot
+foodbot predict IMAGE... [--json] [--top N]
+foodbot model build-default [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+
+_LOGGER = logging.getLogger(__name__)
+
+TOKEN_HELP = """\
+foodbot needs a Telegram bot token to run.
+  1. In Telegram, talk to @BotFather, send /newbot and follow the steps; it answers with a token
+     that looks like 123456789:AAH...
+  2. Put it in a file named .env in this folder (copy .env.example to start from):
+       TELEGRAM_BOT_TOKEN=123456789:AAH...
+  3. Run `make run` again."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foodbot", description="A Telegram bot that sees food.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the bot (migrates the database first)")
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+
+    predict = sub.add_parser("predict", help="recognize food in photos and print portions and macros")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--json", action="store_true", help="print one JSON array")
+    predict.add_argument("--top", type=int, default=3, metavar="N", help="foods to list per photo (3)")
+
+    model = sub.add_parser("model", help="model bundles")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
+    build.add_argument("--force", action="store_true", help="rebuild even when it exists")
+    return parser
+
+
+def _settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"]).upper()
+            print(f"Configuration error in {key}: {error['msg']} (see .env.example)", file=sys.stderr)
+        return None
+
+
+def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token is None:
+        print(TOKEN_HELP, file=sys.stderr)
+        return 2
+    from bot.app import run_bot
+
+    return run_bot(settings)
+
+
+def _build_default(settings: Settings, force: bool) -> int:
+    from model.bundle import load_bundle  # keep `foodbot run --help` fast
+    from model.default_bundle import build_default_bundle
+
+    path = settings.default_model_dir
+    if (path / "bundle.json").is_file() and not force:
+        print(f"{path}: {load_bundle(path).id} (exists; --force rebuilds)")
+        return 0
+    bundle = build_default_bundle(path)
+    print(f"{path}: {bundle.id}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = _settings()
+    if settings is None:
+        return 2
+    if args.command == "run":
+        return _run(settings)
+    if args.command == "migrate":
+        from bot.migrate import upgrade_database
+
+        upgrade_database(settings.database_url)
+        print("Database is up to date.")
+        return 0
+    if args.command == "predict":
+        from bot.predict_command import run_predict
+
+        if args.top < 1:
+            print("--top must be at least 1", file=sys.stderr)
+            return 2
+        return run_predict(args.images, args.json, args.top, settings, sys.stdout)
+    if args.command == "model" and args.model_command == "build-default":
+        return _build_default(settings, args.force)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

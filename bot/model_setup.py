@@ -1,0 +1,26 @@
+"""Which model the bot serves: `MODEL_DIR` when set, else the default bundle (built on first use)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.nutrition import NutritionTable
+from bot.settings import Settings
+from model.bundle import ModelBundle, load_bundle
+from model.default_bundle import ensure_default_bundle
+from model.recognizer import Recognizer
+
+
+def configured_bundle(settings: Settings, progress: Callable[[str], None] = print) -> ModelBundle:
+    """The bundle the settings name; the default one is built into DATA_DIR the first time."""
+    if settings.model_dir is not None:
+        return load_bundle(settings.model_dir)
+    return ensure_default_bundle(settings.default_model_dir, progress=progress)
+
+
+def make_recognizer(
+    settings: Settings, table: NutritionTable, progress: Callable[[str], None] = print, top_k: int = 5
+) -> Recognizer:
+    """A recognizer for the configured bundle whose foods carry the nutrition table's names."""
+    names = {food.key: food.name for food in table}
+    return Recognizer(configured_bundle(settings, progress), settings.device, food_names=names, top_k=top_k)
