@@ -1,0 +1,160 @@
+"""Assembling the python-telegram-bot Application, and `foodbot run`.
+
+Resources are made in `post_init` and closed in `post_shutdown` (PTB's lifecycle), so tests can run the
+very same Application against a loopback Bot API server by changing `TELEGRAM_API_BASE_URL`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import signal
+import sys
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import Forbidden, InvalidToken, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.handlers.access import check_access
+from bot.handlers.buttons import on_press
+from bot.handlers.cards import Context
+from bot.handlers.commands import (
+    COMMANDS,
+    on_help,
+    on_start,
+    on_timezone,
+    on_today,
+    on_undo,
+    on_unknown_command,
+)
+from bot.handlers.photos import on_document, on_photo
+from bot.handlers.text import on_text
+from bot.meal_log import MealLog
+from bot.migrate import upgrade_database
+from bot.model_setup import configured_bundle, make_recognizer
+from bot.nutrition import default_table
+from bot.services import SERVICES_KEY, Services
+from bot.settings import Settings
+from model.queue import InProcessQueue
+
+_LOGGER = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong on my side. Please try again."
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot's Application: handlers registered, resources made when it initializes."""
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    root = settings.telegram_api_base_url.rstrip("/")
+    app = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    app.add_handler(TypeHandler(Update, check_access), group=-1)
+    app.add_handler(CommandHandler("start", on_start))
+    app.add_handler(CommandHandler("help", on_help))
+    app.add_handler(CommandHandler("today", on_today))
+    app.add_handler(CommandHandler("undo", on_undo))
+    app.add_handler(CommandHandler("timezone", on_timezone))
+    app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
+    app.add_handler(MessageHandler(filters.PHOTO, on_photo))
+    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(CallbackQueryHandler(on_press))
+    app.add_error_handler(on_error)
+    return app
+
+
+async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    settings: Settings = app.bot_data["settings"]
+    table = default_table()
+    engine = make_engine(settings.database_url)
+    bundle = configured_bundle(settings)
+    queue = InProcessQueue(lambda: make_recognizer(settings, table))
+    await queue.start()
+    app.bot_data["engine"] = engine
+    app.bot_data[SERVICES_KEY] = Services(
+        settings=settings,
+        meal_log=MealLog(make_sessionmaker(engine), table),
+        table=table,
+        queue=queue,
+        input_size=bundle.meta.data_config.image_size,
+        unsure_threshold=bundle.meta.thresholds.get("unsure", 0.35),
+    )
+    await app.bot.set_my_commands(COMMANDS)
+
+
+async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services | None = app.bot_data.get(SERVICES_KEY)
+    if services is not None:
+        await services.queue.close()
+    engine = app.bot_data.get("engine")
+    if engine is not None:
+        await engine.dispose()
+
+
+async def on_error(update: object, context: Context) -> None:
+    """Log the failure; tell the person something went wrong instead of going silent."""
+    _LOGGER.error("update failed: %s", html.escape(str(context.error)), exc_info=context.error)
+    if isinstance(context.error, Forbidden | NetworkError):
+        return
+    if isinstance(update, Update):
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer(SORRY)
+            elif update.effective_message is not None:
+                await update.effective_message.reply_text(SORRY)
+        except Exception:  # the error report itself must never take the bot down
+            _LOGGER.exception("could not tell the person about the error")
+
+
+async def check_token(settings: Settings) -> str | None:
+    """Ask Telegram who the bot is before starting; a one-line problem for the person, or None if fine."""
+    assert settings.telegram_bot_token is not None
+    root = settings.telegram_api_base_url.rstrip("/")
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=f"{root}/bot")
+    try:
+        async with bot:
+            await bot.get_me()
+    except InvalidToken:
+        return "Telegram rejected TELEGRAM_BOT_TOKEN. Check the token @BotFather gave you in .env."
+    except NetworkError as exc:
+        return f"Cannot reach the Telegram Bot API at {root} ({exc.message}). Check the network."
+    return None
+
+
+def run_bot(settings: Settings) -> int:
+    """`foodbot run`: check the token, migrate, then poll until SIGINT/SIGTERM. Returns the exit status."""
+    problem = asyncio.run(check_token(settings))
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    upgrade_database(settings.database_url)
+    app = build_application(settings)
+    app.run_polling(
+        allowed_updates=Update.ALL_TYPES,
+        stop_signals=(signal.SIGINT, signal.SIGTERM),
+        drop_pending_updates=False,
+    )
+    return 0

@@ -1,0 +1,74 @@
+"""Inline-button callback data: ids only, at most 64 bytes, parsed defensively.
+
+Anyone can send any callback data, so a press is parsed into a typed `Press` or rejected; ownership of
+the meal is checked by the meal log, not trusted from the data. Format: `action:meal_id:item_id:arg`
+(unused parts empty), e.g. `x:42:7:h` = scale item 7 of meal 42 by one half.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+MAX_BYTES = 64
+
+
+class Action(StrEnum):
+    """What a button does; the values are the short codes sent to Telegram."""
+
+    CARD = "v"  # show the meal card
+    ITEM = "i"  # open one item's options
+    ALTERNATIVE = "alt"  # change an item to the model's alternative number `arg`
+    SEARCH = "s"  # prompt: type a food name to replace the item
+    SCALE = "x"  # portion × factor code in `arg`
+    GRAMS = "g"  # prompt: type grams
+    REMOVE = "r"  # remove the item
+    ADD = "a"  # prompt: type a food name to add
+    PICK = "p"  # pick search result number `arg`
+    SAVE = "ok"
+    DISCARD = "no"
+    DELETE = "d"  # ask to delete a saved meal
+    DELETE_YES = "dy"  # delete it
+    UNDO_YES = "uy"  # /undo confirmed
+    CANCEL = "c"  # close a confirmation without doing anything
+
+
+#: Portion factors offered as buttons; the code keeps callback data short.
+SCALES: dict[str, float] = {"h": 0.5, "o": 1.5, "d": 2.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A parsed button press."""
+
+    action: Action
+    meal_id: int
+    item_id: int = 0
+    arg: str = ""
+
+
+def encode(action: Action, meal_id: int, item_id: int = 0, arg: str = "") -> str:
+    """Callback data for a button; raises ValueError if it would exceed Telegram's 64 bytes."""
+    data = f"{action.value}:{meal_id}:{item_id or ''}:{arg}"
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Press | None:
+    """The press, or None for anything malformed (old formats, forged data)."""
+    if not data:
+        return None
+    parts = data.split(":")
+    if len(parts) != 4:
+        return None
+    code, meal, item, arg = parts
+    try:
+        action = Action(code)
+        meal_id = int(meal)
+        item_id = int(item) if item else 0
+    except ValueError:
+        return None
+    if meal_id <= 0 or item_id < 0 or len(arg) > 16:
+        return None
+    return Press(action, meal_id, item_id, arg)

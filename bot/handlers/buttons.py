@@ -1,0 +1,204 @@
+"""Button presses on meal cards, /today and /undo. Every press is answered exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from telegram import CallbackQuery, Update
+
+from bot.callbacks import SCALES, Action, Press, decode
+from bot.handlers.cards import Context, card_view, edit_message
+from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
+from bot.local_time import local_date_of
+from bot.meal_log import MealView
+from bot.render import day_text, item_prompt, macros_line
+from bot.services import Services, services
+
+_LOGGER = logging.getLogger(__name__)
+
+STALE = "This button is out of date."
+GONE = "That meal is no longer there."
+SAVED_ALREADY = "This meal is already saved."
+OLD_CARD = "This card is out of date — use the newest one below."
+
+#: Actions that change a draft; they only work on the meal's current card.
+_DRAFT_ACTIONS = {
+    Action.ITEM,
+    Action.ALTERNATIVE,
+    Action.SEARCH,
+    Action.SCALE,
+    Action.GRAMS,
+    Action.REMOVE,
+    Action.ADD,
+    Action.PICK,
+    Action.SAVE,
+    Action.DISCARD,
+    Action.CARD,
+}
+
+
+async def on_press(update: Update, context: Context) -> None:
+    """Route a press; a forged, stale or foreign press gets a short toast, never an error."""
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    press = decode(query.data)
+    if press is None or query.message is None:
+        await query.answer(STALE)
+        return
+    svc = services(context)
+    meal = await svc.meal_log.get_meal(press.meal_id, user.id)
+    if meal is None:
+        await query.answer(GONE)
+        return
+    if press.action in _DRAFT_ACTIONS:
+        if meal.status != "draft":
+            await query.answer(SAVED_ALREADY)
+            return
+        # Older than the meal's card: out of date. Newer: the card was just sent and not yet recorded.
+        if meal.card_message_id is not None and query.message.message_id < meal.card_message_id:
+            await query.answer(OLD_CARD)
+            return
+        await _draft_press(query, context, svc, user.id, meal, press)
+    else:
+        await _log_press(query, context, svc, user.id, meal, press)
+
+
+async def _show_card(query: CallbackQuery, context: Context, svc: Services, meal: MealView) -> None:
+    text, keyboard = card_view(meal, svc)
+    await _edit(query, context, text, keyboard)
+
+
+async def _edit(query: CallbackQuery, context: Context, text: str, keyboard: object) -> None:
+    message = query.message
+    assert message is not None
+    await edit_message(context, message.chat.id, message.message_id, text, keyboard)  # type: ignore[arg-type]
+
+
+async def _draft_press(
+    query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView, press: Press
+) -> None:
+    log = svc.meal_log
+    item = next((i for i in meal.items if i.id == press.item_id), None)
+    if press.item_id and item is None:
+        await query.answer(STALE)
+        return
+    updated: MealView | None = meal
+    toast: str | None = None
+    match press.action:
+        case Action.CARD:
+            await log.set_pending(user_id, None)
+        case Action.ITEM:
+            assert item is not None
+            names = {f.key: f.name for f in svc.table}
+            await query.answer()
+            await _edit(query, context, item_prompt(item, svc.table), item_keyboard(meal, item, names))
+            return
+        case Action.ALTERNATIVE:
+            foods = meal.prediction.foods if meal.prediction else ()
+            index = int(press.arg) if press.arg.isdigit() else -1
+            if not 0 <= index < len(foods):
+                await query.answer(STALE)
+                return
+            updated = await log.change_item_food(meal.id, press.item_id, user_id, foods[index][0])
+            toast = "Changed."
+        case Action.SCALE:
+            factor = SCALES.get(press.arg)
+            if factor is None:
+                await query.answer(STALE)
+                return
+            assert item is not None
+            if item.grams * factor > 5000:
+                await query.answer("That would be more than 5 kg.")
+                return
+            updated = await log.scale_item(meal.id, press.item_id, user_id, factor)
+        case Action.REMOVE:
+            updated = await log.remove_item(meal.id, press.item_id, user_id)
+            toast = "Removed."
+        case Action.GRAMS | Action.SEARCH | Action.ADD:
+            kind = "grams" if press.action is Action.GRAMS else "search"
+            await log.set_pending(user_id, {"kind": kind, "meal_id": meal.id, "item_id": press.item_id})
+            prompt = (
+                f"How many grams of <b>{item.name if item else ''}</b>? Type a number, like 150."
+                if press.action is Action.GRAMS
+                else "Type the food's name, like <i>rice</i> or <i>200 g chicken breast</i>."
+            )
+            await query.answer()
+            await _edit(query, context, prompt, back_keyboard(meal.id))
+            return
+        case Action.PICK:
+            updated = await _pick(svc, user_id, meal, press)
+            if updated is None:
+                await query.answer(STALE)
+                return
+            await log.set_pending(user_id, None)
+        case Action.SAVE:
+            updated = await log.save_meal(meal.id, user_id)
+            if updated is not None:
+                toast = await _saved_toast(svc, user_id, updated)
+        case Action.DISCARD:
+            await log.discard_draft(meal.id, user_id)
+            await log.set_pending(user_id, None)
+            await query.answer("Discarded.")
+            await _edit(query, context, "🗑 Discarded.", None)
+            return
+    if updated is None:
+        await query.answer(GONE)
+        return
+    await query.answer(toast)
+    await _show_card(query, context, svc, updated)
+
+
+async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> MealView | None:
+    """Apply search result number `arg` from the person's pending results."""
+    user = await svc.meal_log.get_user(user_id)
+    pending = user.pending if user else None
+    if not pending or pending.get("kind") != "results" or pending.get("meal_id") != meal.id:
+        return None
+    keys: list[str] = pending.get("keys", [])
+    index = int(press.arg) if press.arg.isdigit() else -1
+    if not 0 <= index < len(keys):
+        return None
+    grams = pending.get("grams")
+    if press.item_id:
+        updated = await svc.meal_log.change_item_food(meal.id, press.item_id, user_id, keys[index])
+        if updated is not None and grams:
+            updated = await svc.meal_log.set_item_grams(meal.id, press.item_id, user_id, float(grams))
+        return updated
+    return await svc.meal_log.add_item(meal.id, user_id, keys[index], float(grams) if grams else None)
+
+
+async def _saved_toast(svc: Services, user_id: int, meal: MealView) -> str:
+    user = await svc.meal_log.get_user(user_id)
+    tz = user.timezone if user else "UTC"
+    meals = await svc.meal_log.meals_on(user_id, meal.local_date)
+    today = local_date_of(datetime.now(UTC), tz) == meal.local_date
+    day_kcal = sum(m.total.kcal for m in meals)
+    return f"Saved. {'Today' if today else meal.local_date.isoformat()}: {day_kcal:.0f} kcal"
+
+
+async def _log_press(
+    query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView, press: Press
+) -> None:
+    """Presses on /today and /undo messages (saved meals)."""
+    log = svc.meal_log
+    match press.action:
+        case Action.DELETE:
+            await query.answer()
+            text = f"Delete this meal? {macros_line(meal.total)}"
+            await _edit(query, context, text, confirm_keyboard(Action.DELETE_YES, meal.id, "🗑 Delete"))
+        case Action.DELETE_YES | Action.UNDO_YES:
+            deleted = await log.delete_meal(meal.id, user_id)
+            await query.answer("Deleted." if deleted else GONE)
+            user = await log.get_user(user_id)
+            tz = user.timezone if user else "UTC"
+            meals = await log.meals_on(user_id, meal.local_date)
+            text = day_text(meal.local_date, meals, svc.table, tz)
+            await _edit(query, context, text, day_keyboard(meals))
+        case Action.CANCEL:
+            await query.answer("Nothing changed.")
+            await _edit(query, context, "Nothing changed.", None)
+        case _:
+            await query.answer(STALE)

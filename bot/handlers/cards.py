@@ -1,0 +1,57 @@
+"""Showing a meal card: send it fresh, or edit it in place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import CallbackContext
+
+from bot.keyboards import card_keyboard
+from bot.meal_log import MealView
+from bot.render import meal_card
+from bot.services import Services
+
+_LOGGER = logging.getLogger(__name__)
+
+Context = CallbackContext[Any, Any, Any, Any]
+
+
+def card_view(meal: MealView, svc: Services) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The card's text and keyboard (a saved meal has no buttons)."""
+    text = meal_card(meal, svc.table, svc.unsure_threshold)
+    return text, card_keyboard(meal) if meal.status == "draft" else None
+
+
+async def send_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> Message:
+    """Send the card as a new message and remember it as the meal's card."""
+    text, keyboard = card_view(meal, svc)
+    message: Message = await context.bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
+    )
+    await svc.meal_log.set_card(meal.id, chat_id, message.message_id)
+    return message
+
+
+async def edit_message(
+    context: Context, chat_id: int, message_id: int, text: str, keyboard: InlineKeyboardMarkup | None
+) -> None:
+    """Edit a bot message in place; "not modified" and "not found" are not errors to the person."""
+    try:
+        await context.bot.edit_message_text(
+            text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=keyboard
+        )
+    except BadRequest as exc:
+        if "not modified" in exc.message or "not found" in exc.message:
+            _LOGGER.debug("edit of %s/%s skipped: %s", chat_id, message_id, exc.message)
+            return
+        raise
+
+
+async def retire_card(context: Context, meal: MealView, note: str) -> None:
+    """Turn the meal's old card message into a short note without buttons (a newer card follows)."""
+    if meal.card_chat_id is not None and meal.card_message_id is not None:
+        await edit_message(context, meal.card_chat_id, meal.card_message_id, note, None)

@@ -1,0 +1,121 @@
+"""Slash commands: /start, /help, /today, /undo, /timezone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+
+from bot.callbacks import Action
+from bot.handlers.cards import Context
+from bot.keyboards import confirm_keyboard, day_keyboard
+from bot.local_time import local_date_of
+from bot.render import day_text, macros_line
+from bot.services import services
+from bot.timezones import resolve_timezone, suggest_timezones
+
+COMMANDS = [
+    BotCommand("today", "today's meals and totals"),
+    BotCommand("undo", "delete the last saved meal"),
+    BotCommand("timezone", "set your timezone, e.g. /timezone Europe/Oslo"),
+    BotCommand("help", "how to use the bot"),
+]
+
+HELP = (
+    "📸 Send me a photo of your meal and I'll list the foods with portions and calories.\n"
+    "✏️ Fix anything with the buttons, then tap <b>Save</b>.\n"
+    "⌨️ Or type what you ate, like <i>200 g rice</i> or <i>2 eggs</i>.\n\n"
+    "/today — today's meals and totals\n"
+    "/undo — delete the last saved meal\n"
+    "/timezone Europe/Oslo — so that your days start at your midnight"
+)
+
+
+async def on_start(update: Update, context: Context) -> None:
+    """Greet, register the person, and explain what to do."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    await services(context).meal_log.ensure_user(user.id, message.chat_id)
+    await message.reply_text(f"Hi {escape(user.first_name)}! 👋\n\n{HELP}", parse_mode=ParseMode.HTML)
+
+
+async def on_help(update: Update, context: Context) -> None:
+    """The short manual."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(HELP, parse_mode=ParseMode.HTML)
+
+
+async def on_today(update: Update, context: Context) -> None:
+    """The saved meals of the person's local day, with totals and delete buttons."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    svc = services(context)
+    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    day = local_date_of(datetime.now(UTC), person.timezone)
+    meals = await svc.meal_log.meals_on(user.id, day)
+    await message.reply_text(
+        day_text(day, meals, svc.table, person.timezone),
+        parse_mode=ParseMode.HTML,
+        reply_markup=day_keyboard(meals),
+    )
+
+
+async def on_undo(update: Update, context: Context) -> None:
+    """Offer to delete the last saved meal (after a confirmation)."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    svc = services(context)
+    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    meal = await svc.meal_log.last_saved(user.id)
+    if meal is None:
+        await message.reply_text("There is no saved meal to undo.")
+        return
+    when = meal.eaten_at.astimezone(ZoneInfo(person.timezone))
+    names = ", ".join(escape(i.name) for i in meal.items) or "no foods"
+    await message.reply_text(
+        f"Delete your last meal ({when:%a %H:%M}: {names})?\n{macros_line(meal.total)}",
+        parse_mode=ParseMode.HTML,
+        reply_markup=confirm_keyboard(Action.UNDO_YES, meal.id, "🗑 Yes, delete it"),
+    )
+
+
+async def on_timezone(update: Update, context: Context) -> None:
+    """`/timezone NAME`: set the zone that decides where the person's days begin."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None:
+        return
+    svc = services(context)
+    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    text = " ".join(context.args or []).strip()
+    if not text:
+        await message.reply_text(
+            f"Your timezone is {person.timezone}. To change it: /timezone Europe/Oslo (or your city)."
+        )
+        return
+    zone = resolve_timezone(text)
+    if zone is None:
+        ideas = suggest_timezones(text)
+        hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
+        await message.reply_text(f"I don't know the timezone “{text}”.{hint} Try a name like Europe/Oslo.")
+        return
+    await svc.meal_log.set_timezone(user.id, zone)
+    now = datetime.now(ZoneInfo(zone))
+    await message.reply_text(f"Timezone set to {zone}. It's {now:%H:%M} there now.")
+
+
+async def on_unknown_command(update: Update, context: Context) -> None:
+    """A command the bot does not have."""
+    if update.effective_message is not None:
+        await update.effective_message.reply_text(
+            f"I don't know that command.\n\n{HELP}", parse_mode=ParseMode.HTML
+        )

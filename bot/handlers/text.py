@@ -1,0 +1,128 @@
+"""Typed text: the answer to a prompt (grams, a food name), or a quick entry like "200 g rice"."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+
+from bot.handlers.cards import Context, retire_card, send_card
+from bot.keyboards import search_keyboard
+from bot.meal_log import MealView, NewItem
+from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
+from bot.services import Services, services
+
+_LOGGER = logging.getLogger(__name__)
+
+NOT_UNDERSTOOD = (
+    "I didn't catch a food there. Send a photo of your meal, or type something like "
+    "<i>200 g rice</i> or <i>2 eggs</i>."
+)
+SEARCH_RESULTS = 6
+
+
+async def on_text(update: Update, context: Context) -> None:
+    """Answer the pending prompt if there is one; otherwise treat the text as a quick entry."""
+    message = update.effective_message
+    user = update.effective_user
+    if message is None or user is None or not message.text:
+        return
+    svc = services(context)
+    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    pending = person.pending or {}
+    meal = None
+    if pending.get("meal_id"):
+        meal = await svc.meal_log.get_meal(int(pending["meal_id"]), user.id)
+        if meal is None or meal.status != "draft":
+            await svc.meal_log.set_pending(user.id, None)
+            meal, pending = None, {}
+    if meal is not None and pending.get("kind") == "grams":
+        await _answer_grams(message, context, svc, user.id, meal, pending)
+    elif meal is not None and pending.get("kind") in {"search", "results"}:
+        await _answer_search(message, context, svc, user.id, meal, int(pending.get("item_id") or 0))
+    else:
+        await _quick_entry(message, context, svc, user.id)
+
+
+async def _answer_grams(
+    message: Message, context: Context, svc: Services, user_id: int, meal: MealView, pending: dict[str, Any]
+) -> None:
+    grams = parse_grams(message.text or "")
+    if grams is None:
+        await message.reply_text("Please type the grams as a number between 1 and 5000, like 150.")
+        return
+    updated = await svc.meal_log.set_item_grams(meal.id, int(pending.get("item_id") or 0), user_id, grams)
+    await svc.meal_log.set_pending(user_id, None)
+    if updated is None:
+        await message.reply_text("That food is no longer on the meal.")
+        return
+    await retire_card(context, meal, f"✏️ Changed to {grams:.0f} g — the meal is below.")
+    await send_card(context, message.chat_id, updated, svc)
+
+
+async def _answer_search(
+    message: Message, context: Context, svc: Services, user_id: int, meal: MealView, item_id: int
+) -> None:
+    text = message.text or ""
+    grams: float | None = None
+    query = text
+    entry = parse_quick_entry(text)
+    if entry is not None:
+        query = entry.food_query
+        try:
+            resolved = resolve_entry(entry, svc.table)
+        except QuickEntryError as exc:
+            await message.reply_text(str(exc))
+            return
+        if resolved is not None and entry.amount is not None:
+            grams = resolved.grams
+    foods = svc.table.search(query, limit=SEARCH_RESULTS)
+    if not foods:
+        await message.reply_text(
+            f"I don't know “{escape(query)}”. Try another name, like <i>rice</i> or <i>apple</i>.",
+            parse_mode=ParseMode.HTML,
+        )
+        return
+    await svc.meal_log.set_pending(
+        user_id,
+        {
+            "kind": "results",
+            "meal_id": meal.id,
+            "item_id": item_id,
+            "keys": [f.key for f in foods],
+            "grams": grams,
+        },
+    )
+    await retire_card(context, meal, "🔎 Searching — pick a food below.")
+    result = await context.bot.send_message(
+        message.chat_id,
+        f"Which one is “{escape(query)}”?",
+        parse_mode=ParseMode.HTML,
+        reply_markup=search_keyboard(meal.id, item_id, foods),
+    )
+    await svc.meal_log.set_card(meal.id, message.chat_id, result.message_id)
+
+
+async def _quick_entry(message: Message, context: Context, svc: Services, user_id: int) -> None:
+    entry = parse_quick_entry(message.text or "")
+    if entry is None:
+        await message.reply_text(NOT_UNDERSTOOD, parse_mode=ParseMode.HTML)
+        return
+    try:
+        resolved = resolve_entry(entry, svc.table)
+    except QuickEntryError as exc:
+        await message.reply_text(str(exc))
+        return
+    if resolved is None:
+        await message.reply_text(NOT_UNDERSTOOD, parse_mode=ParseMode.HTML)
+        return
+    meal = await svc.meal_log.start_draft(
+        user_id,
+        eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        items=[NewItem(resolved.food.key, resolved.grams, source="typed")],
+    )
+    await send_card(context, message.chat_id, meal, svc)
