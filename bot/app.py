@@ -29,7 +29,6 @@ from telegram.ext import (
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.handlers.access import check_access
 from bot.handlers.buttons import on_press
-from bot.handlers.cards import Context
 from bot.handlers.commands import (
     COMMANDS,
     on_help,
@@ -39,6 +38,7 @@ from bot.handlers.commands import (
     on_undo,
     on_unknown_command,
 )
+from bot.handlers.common import Context
 from bot.handlers.photos import on_document, on_photo
 from bot.handlers.text import on_text
 from bot.meal_log import MealLog

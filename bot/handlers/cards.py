@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
-from telegram.ext import CallbackContext
 
+from bot.handlers.common import Context
 from bot.keyboards import card_keyboard
 from bot.meal_log import MealView
 from bot.render import meal_card
 from bot.services import Services
 
 _LOGGER = logging.getLogger(__name__)
-
-Context = CallbackContext[Any, Any, Any, Any]
 
 
 def card_view(meal: MealView, svc: Services) -> tuple[str, InlineKeyboardMarkup | None]:

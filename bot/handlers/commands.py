@@ -10,11 +10,10 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
-from bot.handlers.cards import Context
+from bot.handlers.common import Context, sender
 from bot.keyboards import confirm_keyboard, day_keyboard
 from bot.local_time import local_date_of
 from bot.render import day_text, macros_line
-from bot.services import services
 from bot.timezones import resolve_timezone, suggest_timezones
 
 COMMANDS = [
@@ -36,12 +35,11 @@ HELP = (
 
 async def on_start(update: Update, context: Context) -> None:
     """Greet, register the person, and explain what to do."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    who = await sender(update, context)
+    if who is None or update.effective_user is None:
         return
-    await services(context).meal_log.ensure_user(user.id, message.chat_id)
-    await message.reply_text(f"Hi {escape(user.first_name)}! 👋\n\n{HELP}", parse_mode=ParseMode.HTML)
+    name = escape(update.effective_user.first_name)
+    await who.message.reply_text(f"Hi {name}! 👋\n\n{HELP}", parse_mode=ParseMode.HTML)
 
 
 async def on_help(update: Update, context: Context) -> None:
@@ -52,14 +50,12 @@ async def on_help(update: Update, context: Context) -> None:
 
 async def on_today(update: Update, context: Context) -> None:
     """The saved meals of the person's local day, with totals and delete buttons."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    who = await sender(update, context)
+    if who is None:
         return
-    svc = services(context)
-    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    message, person, svc = who.message, who.person, who.svc
     day = local_date_of(datetime.now(UTC), person.timezone)
-    meals = await svc.meal_log.meals_on(user.id, day)
+    meals = await svc.meal_log.meals_on(person.id, day)
     await message.reply_text(
         day_text(day, meals, svc.table, person.timezone),
         parse_mode=ParseMode.HTML,
@@ -69,13 +65,11 @@ async def on_today(update: Update, context: Context) -> None:
 
 async def on_undo(update: Update, context: Context) -> None:
     """Offer to delete the last saved meal (after a confirmation)."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    who = await sender(update, context)
+    if who is None:
         return
-    svc = services(context)
-    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
-    meal = await svc.meal_log.last_saved(user.id)
+    message, person, svc = who.message, who.person, who.svc
+    meal = await svc.meal_log.last_saved(person.id)
     if meal is None:
         await message.reply_text("There is no saved meal to undo.")
         return
@@ -90,12 +84,10 @@ async def on_undo(update: Update, context: Context) -> None:
 
 async def on_timezone(update: Update, context: Context) -> None:
     """`/timezone NAME`: set the zone that decides where the person's days begin."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None:
+    who = await sender(update, context)
+    if who is None:
         return
-    svc = services(context)
-    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    message, person, svc = who.message, who.person, who.svc
     text = " ".join(context.args or []).strip()
     if not text:
         await message.reply_text(
@@ -108,7 +100,7 @@ async def on_timezone(update: Update, context: Context) -> None:
         hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
         await message.reply_text(f"I don't know the timezone “{text}”.{hint} Try a name like Europe/Oslo.")
         return
-    await svc.meal_log.set_timezone(user.id, zone)
+    await svc.meal_log.set_timezone(person.id, zone)
     now = datetime.now(ZoneInfo(zone))
     await message.reply_text(f"Timezone set to {zone}. It's {now:%H:%M} there now.")
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from telegram import Update
 from telegram.constants import ChatAction
 
-from bot.handlers.cards import Context, send_card
+from bot.handlers.cards import send_card
+from bot.handlers.common import Context
 from bot.meal_log import NewItem
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
 from bot.services import Services, services

@@ -10,11 +10,12 @@ from typing import Any
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
-from bot.handlers.cards import Context, retire_card, send_card
+from bot.handlers.cards import retire_card, send_card
+from bot.handlers.common import Context, sender
 from bot.keyboards import search_keyboard
 from bot.meal_log import MealView, NewItem
 from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
-from bot.services import Services, services
+from bot.services import Services
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,25 +28,23 @@ SEARCH_RESULTS = 6
 
 async def on_text(update: Update, context: Context) -> None:
     """Answer the pending prompt if there is one; otherwise treat the text as a quick entry."""
-    message = update.effective_message
-    user = update.effective_user
-    if message is None or user is None or not message.text:
+    who = await sender(update, context)
+    if who is None or not who.message.text:
         return
-    svc = services(context)
-    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    message, person, svc = who.message, who.person, who.svc
     pending = person.pending or {}
     meal = None
     if pending.get("meal_id"):
-        meal = await svc.meal_log.get_meal(int(pending["meal_id"]), user.id)
+        meal = await svc.meal_log.get_meal(int(pending["meal_id"]), person.id)
         if meal is None or meal.status != "draft":
-            await svc.meal_log.set_pending(user.id, None)
+            await svc.meal_log.set_pending(person.id, None)
             meal, pending = None, {}
     if meal is not None and pending.get("kind") == "grams":
-        await _answer_grams(message, context, svc, user.id, meal, pending)
+        await _answer_grams(message, context, svc, person.id, meal, pending)
     elif meal is not None and pending.get("kind") in {"search", "results"}:
-        await _answer_search(message, context, svc, user.id, meal, int(pending.get("item_id") or 0))
+        await _answer_search(message, context, svc, person.id, meal, int(pending.get("item_id") or 0))
     else:
-        await _quick_entry(message, context, svc, user.id)
+        await _quick_entry(message, context, svc, person.id)
 
 
 async def _answer_grams(
