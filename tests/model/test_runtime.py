@@ -1,0 +1,63 @@
+"""ONNX Runtime (the CPU path) and PyTorch (the GPU path, run here on the CPU) agree on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.bundle import ModelBundle
+from model.recognizer import Recognizer
+from model.runtime import OnnxRuntime, TorchRuntime, make_runtime
+from tests.conftest import FOOD_PHOTOS, NON_FOOD_PHOTOS, photo
+
+
+def test_every_built_bundle_has_an_onnx_export(default_bundle: ModelBundle) -> None:
+    assert default_bundle.onnx_path is not None
+    assert isinstance(make_runtime(default_bundle, torch.device("cpu")), OnnxRuntime)
+    assert isinstance(make_runtime(default_bundle, torch.device("cpu"), "torch"), TorchRuntime)
+
+
+def test_onnx_and_torch_probabilities_agree_on_real_photos(default_bundle: ModelBundle) -> None:
+    recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
+    batch = torch.stack([recognizer.preprocess(photo(n)) for n in FOOD_PHOTOS + NON_FOOD_PHOTOS])
+    onnx = OnnxRuntime(default_bundle).probabilities(batch)
+    eager = TorchRuntime(default_bundle, torch.device("cpu")).probabilities(batch)
+    assert onnx.shape == eager.shape == (len(batch), 1000)
+    assert np.abs(onnx - eager).max() < 1e-3
+    np.testing.assert_allclose(onnx.sum(axis=1), 1.0, atol=1e-4)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_both_runtimes_name_the_same_foods(default_bundle: ModelBundle, runtime: str) -> None:
+    recognizer = Recognizer(default_bundle, "cpu", runtime=runtime)
+    coffee, cat = recognizer.predict([photo("coffee.png"), photo("chelsea.png")])
+    assert coffee.foods[0].key == "espresso"
+    assert cat.no_food
+
+
+def test_a_bundle_without_export_falls_back_to_torch(default_bundle: ModelBundle, tmp_path: Path) -> None:
+    from model.bundle import save_bundle
+
+    plain = save_bundle(tmp_path / "plain", default_bundle.state_dict(), default_bundle.meta)
+    assert plain.onnx_path is None
+    assert isinstance(make_runtime(plain, torch.device("cpu")), TorchRuntime)
+    with pytest.raises(FileNotFoundError, match=r"model\.onnx"):
+        make_runtime(plain, torch.device("cpu"), "onnx")
+
+
+def test_device_decoding_names_the_same_foods_as_the_cpu_decoder(default_bundle: ModelBundle) -> None:
+    """The GPU path (batch JPEG decode + tensor resize on the device), exercised on the CPU."""
+    on_device = Recognizer(default_bundle, "cpu", device_decode=True)
+    on_cpu = Recognizer(default_bundle, "cpu")
+    names = ["orange.jpg", "fruits.jpg", "apple.jpg", "coffee.png", "chelsea.png"]
+    batch = [photo(n) for n in names] + [photo("orange.jpg")[:4000], b"not a photo"]
+    device_answers = on_device.predict(batch)
+    cpu_answers = on_cpu.predict(batch)
+    for name, a, b in zip(names, device_answers, cpu_answers, strict=False):
+        assert a.foods[0].key == b.foods[0].key, name
+        assert a.no_food == b.no_food, name
+    assert device_answers[-2].error and device_answers[-1].error, "broken photos fail alone"
+    assert device_answers[0].foods[0].key == "orange"
