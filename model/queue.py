@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Protocol
 
 import torch
 
+from model import metrics
 from model.images import ImageDecodeError
 from model.recognition import Recognition
 from model.recognizer import Recognizer
@@ -28,6 +30,7 @@ _LOGGER = logging.getLogger(__name__)
 BUSY_MESSAGE = "Many photos right now — please try again in a minute."
 TIMEOUT_MESSAGE = "Recognition is taking too long right now — please try again in a minute."
 INTERNAL_MESSAGE = "Something went wrong while looking at that photo — please try again."
+BACKEND = "inprocess"
 
 
 class RecognitionQueue(Protocol):
@@ -46,6 +49,7 @@ class _Job:
 
     payload: torch.Tensor | bytes
     future: asyncio.Future[Recognition] = field(repr=False)
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 def _run_batch(recognizer: Recognizer, batch: list[_Job]) -> list[Recognition]:
@@ -100,23 +104,31 @@ class InProcessQueue:
         recognizer = self.recognizer
         loop = asyncio.get_running_loop()
         if self._queue.full():
-            return Recognition.failed(recognizer.bundle_id, BUSY_MESSAGE, kind="busy")
+            return self._failed("busy", BUSY_MESSAGE)
         payload: torch.Tensor | bytes = image_bytes
         if not recognizer.decodes_on_device:
             try:
                 payload = await loop.run_in_executor(self._decoders, recognizer.preprocess, image_bytes)
             except ImageDecodeError as exc:
-                return Recognition.failed(recognizer.bundle_id, exc.friendly, kind="image")
+                return self._failed("image", exc.friendly)
         job = _Job(payload, loop.create_future())
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
-            return Recognition.failed(recognizer.bundle_id, BUSY_MESSAGE, kind="busy")
+            return self._failed("busy", BUSY_MESSAGE)
+        metrics.QUEUE_DEPTH.labels(BACKEND).set(self._queue.qsize())
         try:
-            return await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
+            answer = await asyncio.wait_for(asyncio.shield(job.future), self.timeout_s)
         except TimeoutError:
             job.future.cancel()
-            return Recognition.failed(recognizer.bundle_id, TIMEOUT_MESSAGE, kind="timeout")
+            return self._failed("timeout", TIMEOUT_MESSAGE)
+        if answer.error_kind:
+            metrics.ERRORS.labels(BACKEND, answer.error_kind).inc()
+        return answer
+
+    def _failed(self, kind: str, message: str) -> Recognition:
+        metrics.ERRORS.labels(BACKEND, kind).inc()
+        return Recognition.failed(self.recognizer.bundle_id, message, kind=kind)
 
     async def _next_batch(self) -> list[_Job]:
         loop = asyncio.get_running_loop()
@@ -145,8 +157,14 @@ class InProcessQueue:
             if not batch:
                 continue
             self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+            started = time.perf_counter()
+            metrics.QUEUE_DEPTH.labels(BACKEND).set(self._queue.qsize())
+            metrics.BATCH_SIZE.labels(BACKEND).observe(len(batch))
+            for job in batch:
+                metrics.QUEUE_SECONDS.labels(BACKEND).observe(started - job.queued_at)
             try:
                 answers = await loop.run_in_executor(self._model_thread, _run_batch, recognizer, batch)
+                metrics.INFERENCE_SECONDS.labels(BACKEND).observe(time.perf_counter() - started)
             except Exception:
                 _LOGGER.exception("recognition failed for a batch of %d", len(batch))
                 answers = [Recognition.failed(recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")] * len(

@@ -6,7 +6,9 @@ runtime that produces them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,15 @@ class Recognition:
     def failed(cls, bundle_id: str, message: str, kind: str = "image") -> Recognition:
         """A photo that could not be recognized; `message` is what the person is told."""
         return cls(foods=(), no_food=True, bundle_id=bundle_id, error=message, error_kind=kind)
+
+    def to_json(self) -> str:
+        """The answer as JSON, for the Redis queue and anything else that moves answers between processes."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Recognition:
+        """The inverse of `to_json`."""
+        data: dict[str, Any] = json.loads(text)
+        data["foods"] = tuple(RankedFood(**food) for food in data["foods"])
+        data["labels"] = tuple((label, score) for label, score in data["labels"])
+        return cls(**data)
