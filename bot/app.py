@@ -16,7 +16,6 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.error import Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -26,6 +25,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.callbacks import Action, pattern
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.handlers.access import check_access
 from bot.handlers.buttons import on_press
@@ -39,19 +39,30 @@ from bot.handlers.commands import (
     on_unknown_command,
 )
 from bot.handlers.common import Context
+from bot.handlers.data import on_export, on_forget, on_forget_press
+from bot.handlers.goals import on_goal, on_goal_press
+from bot.handlers.history import on_history, on_history_press, on_meal_press, on_week
 from bot.handlers.photos import on_document, on_photo
-from bot.handlers.text import on_text
+from bot.handlers.settings import on_location, on_settings, on_settings_press
+from bot.handlers.summary import on_any_update, on_summary, on_text_or_prompt
 from bot.meal_log import MealLog
 from bot.migrate import upgrade_database
 from bot.model_setup import configured_bundle, make_recognizer
 from bot.nutrition import default_table
+from bot.schedule import CLOCK_KEY, rate_limiter, schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
-from model.queue import InProcessQueue
+from bot.summary_times import utc_now
+from model.metrics import serve_metrics
+from model.queue import InProcessQueue, RecognitionQueue
+from model.redis_queue import RedisQueue
 
 _LOGGER = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Please try again."
+SETTINGS_PATTERN = pattern({Action.SETTINGS, Action.SUMMARY_HOUR, Action.SUMMARY_TIME})
+MEAL_PATTERN = pattern({Action.REOPEN, Action.WHEN, Action.MOVE, Action.TYPE_TIME})
+FORGET_PATTERN = pattern({Action.FORGET_YES, Action.FORGET_NO})
 
 
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -64,7 +75,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter(settings.telegram_rate_limit))
         .concurrent_updates(True)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -77,11 +88,27 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     app.add_handler(CommandHandler("today", on_today))
     app.add_handler(CommandHandler("undo", on_undo))
     app.add_handler(CommandHandler("timezone", on_timezone))
+    app.add_handler(CommandHandler("settings", on_settings))
+    app.add_handler(CommandHandler("goal", on_goal))
+    app.add_handler(CommandHandler("summary", on_summary))
+    app.add_handler(CommandHandler("week", on_week))
+    app.add_handler(CommandHandler("history", on_history))
+    app.add_handler(CommandHandler("export", on_export))
+    app.add_handler(CommandHandler("forget", on_forget))
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     app.add_handler(MessageHandler(filters.PHOTO, on_photo))
     app.add_handler(MessageHandler(filters.Document.ALL, on_document))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text))
+    app.add_handler(MessageHandler(filters.LOCATION & filters.UpdateType.MESSAGE, on_location))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text_or_prompt))
+    app.add_handler(CallbackQueryHandler(on_settings_press, pattern=SETTINGS_PATTERN))
+    app.add_handler(CallbackQueryHandler(on_goal_press, pattern=pattern({Action.GOAL})))
+    app.add_handler(CallbackQueryHandler(on_history_press, pattern=pattern({Action.HISTORY})))
+    app.add_handler(CallbackQueryHandler(on_meal_press, pattern=MEAL_PATTERN))
+    app.add_handler(CallbackQueryHandler(on_forget_press, pattern=FORGET_PATTERN))
     app.add_handler(CallbackQueryHandler(on_press))
+    app.add_handler(TypeHandler(Update, on_any_update), group=1)
+    app.bot_data.setdefault(CLOCK_KEY, utc_now)
+    schedule_summaries(app)
     app.add_error_handler(on_error)
     return app
 
@@ -91,8 +118,14 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     table = default_table()
     engine = make_engine(settings.database_url)
     bundle = configured_bundle(settings)
-    queue = InProcessQueue(lambda: make_recognizer(settings, table))
+    queue: RecognitionQueue
+    if settings.queue_url:
+        queue = RedisQueue(settings.queue_url, prefix=settings.queue_prefix)
+    else:
+        queue = InProcessQueue(lambda: make_recognizer(settings, table))
     await queue.start()
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
     app.bot_data["engine"] = engine
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,

@@ -31,6 +31,19 @@ class Action(StrEnum):
     DELETE_YES = "dy"  # delete it
     UNDO_YES = "uy"  # /undo confirmed
     CANCEL = "c"  # close a confirmation without doing anything
+    # Meals in /history, and a draft's day and time:
+    REOPEN = "ro"  # reopen a saved meal as a draft copy
+    WHEN = "w"  # a draft's day & time picker
+    MOVE = "mv"  # move a draft: `arg` is a MOVES code
+    TYPE_TIME = "tt"  # prompt: type when the draft was eaten
+    # About the person, not a meal (meal id 0, see `decode_person`):
+    HISTORY = "h"  # show local day `arg` (YYYYMMDD) in /history
+    SETTINGS = "st"  # a /settings button: `arg` is tz, time, on, off, nudge, silent or back
+    SUMMARY_HOUR = "sh"  # summary time: hour `arg` chosen, pick the minutes
+    SUMMARY_TIME = "sm"  # summary time: `arg` is HHMM
+    GOAL = "gl"  # a /goal button: `arg` is e.g. calc, clear, sex.m, act.mod, aim.lose, save
+    FORGET_YES = "fy"  # /forget confirmed
+    FORGET_NO = "fn"  # /forget cancelled
 
 
 #: Portion factors offered as buttons; the code keeps callback data short.
@@ -72,3 +85,51 @@ def decode(data: str | None) -> Press | None:
     if meal_id <= 0 or item_id < 0 or len(arg) > 16:
         return None
     return Press(action, meal_id, item_id, arg)
+
+
+#: Moving a draft in time: code → (days, minutes).
+MOVES: dict[str, tuple[int, int]] = {
+    "d-": (-1, 0),
+    "d+": (1, 0),
+    "h-": (0, -60),
+    "q-": (0, -15),
+    "q+": (0, 15),
+    "h+": (0, 60),
+}
+
+#: Actions about the person rather than one meal: their data carry meal id 0.
+PERSON_ACTIONS = frozenset(
+    {
+        Action.HISTORY,
+        Action.SETTINGS,
+        Action.SUMMARY_HOUR,
+        Action.SUMMARY_TIME,
+        Action.GOAL,
+        Action.FORGET_YES,
+        Action.FORGET_NO,
+    }
+)
+
+
+def encode_person(action: Action, arg: str = "") -> str:
+    """Callback data for a button about the person (meal id 0)."""
+    if action not in PERSON_ACTIONS:
+        raise ValueError(f"{action!r} is about a meal; use encode()")
+    if ":" in arg or len(arg) > 16:
+        raise ValueError(f"a button's arg has no colon and at most 16 characters: {arg!r}")
+    return encode(action, 0, 0, arg)
+
+
+def decode_person(data: str | None) -> Press | None:
+    """A press of a person button (meal id 0), or of a meal button (as `decode`); None if malformed."""
+    if data and data.count(":") == 3:
+        code, meal, item, arg = data.split(":")
+        if code in {a.value for a in PERSON_ACTIONS} and meal == "0" and not item and len(arg) <= 16:
+            return Press(Action(code), 0, 0, arg)
+    return decode(data)
+
+
+def pattern(actions: frozenset[Action] | set[Action]) -> str:
+    """A CallbackQueryHandler pattern matching exactly these actions' data."""
+    codes = "|".join(sorted((a.value for a in actions), key=len, reverse=True))
+    return rf"^(?:{codes}):"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.callbacks import Action, encode
+from bot.callbacks import Action, encode, encode_person
+from bot.goals import ACTIVITY_NAMES, Activity
 from bot.meal_log import ItemView, MealView
 from bot.nutrition import Food
 
@@ -31,7 +33,7 @@ def card_keyboard(meal: MealView) -> InlineKeyboardMarkup:
         ]
         for n, item in enumerate(meal.items, 1)
     ]
-    rows.append([_button("➕ Add food", Action.ADD, meal.id)])
+    rows.append([_button("➕ Add food", Action.ADD, meal.id), _button("🕒 Day & time", Action.WHEN, meal.id)])
     last = [_button("🗑 Discard", Action.DISCARD, meal.id)]
     if meal.items:
         last.insert(0, _button("✅ Save", Action.SAVE, meal.id))
@@ -97,4 +99,138 @@ def confirm_keyboard(yes: Action, meal_id: int, yes_text: str) -> InlineKeyboard
     """A yes/cancel pair for deleting and undoing."""
     return InlineKeyboardMarkup(
         [[_button(yes_text, yes, meal_id), _button("Cancel", Action.CANCEL, meal_id)]]
+    )
+
+
+def _person(text: str, action: Action, arg: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode_person(action, arg))
+
+
+def history_keyboard(day: date, today: date, meals: Sequence[MealView]) -> InlineKeyboardMarkup:
+    """`/history`: edit or delete each meal of the day, then ◀ the day before, today, the day after ▶."""
+    rows = [
+        [
+            _button(f"✏️ Edit meal {n}", Action.REOPEN, meal.id),
+            _button(f"🗑 Delete meal {n}", Action.DELETE, meal.id),
+        ]
+        for n, meal in enumerate(meals, 1)
+    ]
+    before = day - timedelta(days=1)
+    nav = [_person(f"◀ {before:%a %-d}", Action.HISTORY, f"{before:%Y%m%d}")]
+    if day < today:
+        after = day + timedelta(days=1)
+        if after < today:
+            nav.append(_person("Today", Action.HISTORY, f"{today:%Y%m%d}"))
+        nav.append(_person(f"{after:%a %-d} ▶", Action.HISTORY, f"{after:%Y%m%d}"))
+    rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def when_keyboard(meal_id: int) -> InlineKeyboardMarkup:
+    """A draft's day and time: a day back or forward, an hour or a quarter, or type it."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button("◀ Day before", Action.MOVE, meal_id, 0, "d-"),
+                _button("Day after ▶", Action.MOVE, meal_id, 0, "d+"),
+            ],
+            [
+                _button("−1 h", Action.MOVE, meal_id, 0, "h-"),
+                _button("−15 min", Action.MOVE, meal_id, 0, "q-"),
+                _button("+15 min", Action.MOVE, meal_id, 0, "q+"),
+                _button("+1 h", Action.MOVE, meal_id, 0, "h+"),
+            ],
+            [_button("⌨ Type a day and time", Action.TYPE_TIME, meal_id)],
+            [_button("« Back to the meal", Action.CARD, meal_id)],
+        ]
+    )
+
+
+def settings_keyboard(summaries_on: bool, empty_day: str) -> InlineKeyboardMarkup:
+    """`/settings`: timezone, summary time, summaries on/off, what an empty day gets."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _person("🌍 Timezone", Action.SETTINGS, "tz"),
+                _person("🕘 Summary time", Action.SETTINGS, "time"),
+            ],
+            [
+                _person("🔕 Turn summaries off", Action.SETTINGS, "off")
+                if summaries_on
+                else _person("🔔 Turn summaries on", Action.SETTINGS, "on")
+            ],
+            [
+                _person("💬 Empty days: say nothing", Action.SETTINGS, "silent")
+                if empty_day == "nudge"
+                else _person("💬 Empty days: nudge me", Action.SETTINGS, "nudge")
+            ],
+        ]
+    )
+
+
+def hour_keyboard() -> InlineKeyboardMarkup:
+    """Summary time, first step: the hour (6 a row)."""
+    rows = [
+        [_person(f"{hour:02d}", Action.SUMMARY_HOUR, f"{hour:02d}") for hour in range(start, start + 6)]
+        for start in range(0, 24, 6)
+    ]
+    rows.append([_person("« Back", Action.SETTINGS, "back")])
+    return InlineKeyboardMarkup(rows)
+
+
+def minute_keyboard(hour: int) -> InlineKeyboardMarkup:
+    """Summary time, second step: the minutes of the chosen hour."""
+    return InlineKeyboardMarkup(
+        [
+            [
+                _person(f"{hour:02d}:{minute:02d}", Action.SUMMARY_TIME, f"{hour:02d}{minute:02d}")
+                for minute in (0, 15, 30, 45)
+            ],
+            [_person("« Back", Action.SETTINGS, "time")],
+        ]
+    )
+
+
+def goal_start_keyboard(has_goals: bool) -> InlineKeyboardMarkup:
+    """`/goal`: compute the targets, or clear them."""
+    rows = [[_person("🧮 Compute them for me", Action.GOAL, "calc")]]
+    if has_goals:
+        rows.append([_person("🗑 Clear my goals", Action.GOAL, "clear")])
+    return InlineKeyboardMarkup(rows)
+
+
+def sex_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_person("♂ Male", Action.GOAL, "sex.m"), _person("♀ Female", Action.GOAL, "sex.f")]]
+    )
+
+
+def activity_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_person(ACTIVITY_NAMES[level], Action.GOAL, f"act.{level.value}")] for level in Activity]
+    )
+
+
+def aim_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _person("⬇ Lose weight", Action.GOAL, "aim.lose"),
+                _person("⏺ Keep", Action.GOAL, "aim.keep"),
+                _person("⬆ Gain", Action.GOAL, "aim.gain"),
+            ]
+        ]
+    )
+
+
+def goal_proposal_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_person("✅ Use these", Action.GOAL, "save"), _person("✖ Cancel", Action.GOAL, "cancel")]]
+    )
+
+
+def forget_keyboard() -> InlineKeyboardMarkup:
+    """`/forget`: the confirmation."""
+    return InlineKeyboardMarkup(
+        [[_person("🗑 Yes, delete everything", Action.FORGET_YES), _person("Cancel", Action.FORGET_NO)]]
     )

@@ -29,23 +29,25 @@ import math
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
+from sqlalchemy.types import Date
 
 from bot.db.engine import WRITE
-from bot.db.models import ITEM_SOURCES, Correction, Meal, MealItem, Prediction, User
+from bot.db.models import ITEM_SOURCES, Base, Correction, Meal, MealItem, Prediction, User
 from bot.local_time import local_date_of
 from bot.nutrition import Food, NutritionTable
 from bot.portions import Macros, macros_for, total
+from bot.summary_times import DEFAULT_SUMMARY_MINUTE, first_due, moved_due
 from model.recognition import Recognition
 
 #: The largest portion one item may have, in grams.
@@ -77,6 +79,10 @@ class UserView:
     goals: dict[str, Any]
     pending: dict[str, Any] | None
     blocked_at: datetime | None
+    #: The daily summary: wall time in minutes after local midnight, on/off, the last local day summed up.
+    summary_minute: int = DEFAULT_SUMMARY_MINUTE
+    summaries_on: bool = True
+    summary_last_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,37 @@ class CorrectionView:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SummaryClaim:
+    """A person whose daily summary this process claimed: send it, then report a `SummaryOutcome`."""
+
+    user_id: int
+    chat_id: int
+    timezone: str
+    summary_minute: int
+    due_at: datetime
+    claimed_at: datetime
+    last_date: date | None
+    settings: dict[str, Any]
+    goals: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryOutcome:
+    """What became of a claimed summary.
+
+    `next_due_at` None releases the claim and keeps the summary due (a later tick tries again);
+    otherwise the summary is done and the next one falls due then. `day` records the local day as
+    summed up (sent, or deliberately silent); `blocked` marks the person as having blocked the bot.
+    """
+
+    user_id: int
+    claimed_at: datetime
+    next_due_at: datetime | None
+    day: date | None = None
+    blocked: bool = False
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -203,6 +240,9 @@ def _user_view(user: User) -> UserView:
         goals=copy.deepcopy(user.goals),
         pending=copy.deepcopy(user.pending),
         blocked_at=user.blocked_at,
+        summary_minute=user.summary_minute,
+        summaries_on=user.summaries_on,
+        summary_last_date=user.summary_last_date,
     )
 
 
@@ -300,6 +340,9 @@ class MealLog:
                 raise LookupError(f"no user {user_id}")
             user.timezone = tz
             user.updated_at = _now()
+            # Planned again in the new zone by the next summary tick (bot.schedule).
+            user.summary_due_at = None
+            user.summary_claimed_at = None
             await session.flush()
             return _user_view(user)
 
@@ -497,6 +540,8 @@ class MealLog:
             now = _now()
             meal.status = "saved"
             meal.saved_at = now
+            if meal.replaces_meal_id is not None:
+                await self._replace_original(session, meal)
             return await self._touched(session, meal)
 
     async def discard_draft(self, meal_id: int, user_id: int) -> bool:
@@ -547,6 +592,409 @@ class MealLog:
             stmt = stmt.where(Correction.user_id == user_id)
         async with self._read() as session:
             return [_correction_view(row) for row in await session.scalars(stmt)]
+
+    async def unblock(self, user_id: int) -> bool:
+        """The person wrote or pressed something: no longer blocked. Reads first, writes only if blocked."""
+        async with self._read() as session:
+            blocked = await session.scalar(select(User.blocked_at).where(User.id == user_id))
+        if blocked is None:
+            return False
+        async with self._write() as session:
+            await session.execute(
+                update(User).where(User.id == user_id).values(blocked_at=None, updated_at=_now())
+            )
+        return True
+
+    # -- settings and goals --------------------------------------------------------------------------
+
+    async def update_settings(self, user_id: int, changes: dict[str, Any]) -> UserView | None:
+        """Merge `changes` into the person's settings (a None value removes a key)."""
+        async with self._write() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is None:
+                return None
+            merged = copy.deepcopy(user.settings)
+            for key, value in changes.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            user.settings = merged
+            user.updated_at = _now()
+            await session.flush()
+            return _user_view(user)
+
+    async def set_goals(self, user_id: int, goals: dict[str, Any]) -> UserView | None:
+        """Replace the person's goals ({} clears them)."""
+        async with self._write() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is None:
+                return None
+            user.goals = copy.deepcopy(goals)
+            user.updated_at = _now()
+            await session.flush()
+            return _user_view(user)
+
+    async def set_summary(
+        self, user_id: int, now: datetime, *, minute: int | None = None, on: bool | None = None
+    ) -> UserView | None:
+        """Change the summary time and/or switch summaries on or off, and plan the next one.
+
+        A new time keeps the day of the summary owed next (due at once when the new time has passed);
+        switching on plans the next one from now (`bot.summary_times`).
+        """
+        async with self._write() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is None:
+                return None
+            if minute is not None:
+                user.summary_minute = minute
+                user.summary_due_at = moved_due(
+                    user.summary_due_at, now, minute, user.timezone, user.summary_last_date
+                )
+            if on is not None:
+                if on and not user.summaries_on:
+                    user.summary_due_at = first_due(
+                        now, user.summary_minute, user.timezone, user.summary_last_date
+                    )
+                user.summaries_on = on
+            user.summary_claimed_at = None
+            user.updated_at = _now()
+            await session.flush()
+            return _user_view(user)
+
+    # -- daily summaries -----------------------------------------------------------------------------
+
+    async def plan_summaries(self, now: datetime, limit: int = 1000) -> int:
+        """Give people never planned (new, or migrated) their first due time; returns how many."""
+        async with self._write() as session:
+            rows = (
+                await session.execute(
+                    select(User.id, User.timezone, User.summary_minute, User.summary_last_date)
+                    .where(User.summary_due_at.is_(None))
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return 0
+            users = cast(Table, User.__table__)
+            await session.execute(
+                update(users)
+                .where(users.c.id == bindparam("b_id"), users.c.summary_due_at.is_(None))
+                .values(summary_due_at=bindparam("b_due")),
+                [
+                    {
+                        "b_id": row.id,
+                        "b_due": first_due(now, row.summary_minute, row.timezone, row.summary_last_date),
+                    }
+                    for row in rows
+                ],
+            )
+            return len(rows)
+
+    async def claim_due_summaries(self, now: datetime, limit: int, lease: timedelta) -> list[SummaryClaim]:
+        """Claim up to `limit` people whose summary is due at `now`, with one conditional UPDATE.
+
+        Due: summaries on, not blocked, due time reached, and nobody holds the claim (or the holder has
+        not finished within `lease`, e.g. its process died). On PostgreSQL the candidate rows are locked
+        with SKIP LOCKED, so concurrent processes claim disjoint sets without waiting on each other, and
+        the UPDATE re-checks the condition on the newest row version; SQLite runs one writer at a time.
+        Either way each person is claimed by one process only.
+        """
+        condition = and_(
+            User.summaries_on.is_(True),
+            User.blocked_at.is_(None),
+            User.summary_due_at <= now,
+            or_(User.summary_claimed_at.is_(None), User.summary_claimed_at < now - lease),
+        )
+        candidates = (
+            select(User.id)
+            .where(condition)
+            .order_by(User.summary_due_at, User.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(User)
+            .where(User.id.in_(candidates), condition)
+            .values(summary_claimed_at=now)
+            .returning(
+                User.id,
+                User.chat_id,
+                User.timezone,
+                User.summary_minute,
+                User.summary_due_at,
+                User.summary_last_date,
+                User.settings,
+                User.goals,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        async with self._write() as session:
+            rows = (await session.execute(stmt)).all()
+        return [
+            SummaryClaim(
+                user_id=row.id,
+                chat_id=row.chat_id,
+                timezone=row.timezone,
+                summary_minute=row.summary_minute,
+                due_at=row.summary_due_at,
+                claimed_at=now,
+                last_date=row.summary_last_date,
+                settings=dict(row.settings or {}),
+                goals=dict(row.goals or {}),
+            )
+            for row in sorted(rows, key=lambda r: (r.summary_due_at, r.id))
+        ]
+
+    async def finish_summaries(self, outcomes: Sequence[SummaryOutcome], now: datetime) -> None:
+        """Record what became of claimed summaries, in one transaction.
+
+        Only a claim still held (same `claimed_at`) is changed: one that expired and was taken over by
+        another process is left to that process.
+        """
+        if not outcomes:
+            return
+        users = cast(Table, User.__table__)
+        held = and_(users.c.id == bindparam("b_id"), users.c.summary_claimed_at == bindparam("b_claimed"))
+        done = [o for o in outcomes if o.next_due_at is not None and not o.blocked]
+        blocked = [o for o in outcomes if o.next_due_at is not None and o.blocked]
+        released = [o for o in outcomes if o.next_due_at is None]
+        async with self._write() as session:
+            if done:
+                await session.execute(
+                    update(users)
+                    .where(held)
+                    .values(
+                        summary_due_at=bindparam("b_due"),
+                        summary_claimed_at=None,
+                        summary_last_date=func.coalesce(
+                            bindparam("b_day", type_=Date()), users.c.summary_last_date
+                        ),
+                    ),
+                    [
+                        {"b_id": o.user_id, "b_claimed": o.claimed_at, "b_due": o.next_due_at, "b_day": o.day}
+                        for o in done
+                    ],
+                )
+            if blocked:
+                await session.execute(
+                    update(users)
+                    .where(held)
+                    .values(summary_due_at=bindparam("b_due"), summary_claimed_at=None, blocked_at=now),
+                    [{"b_id": o.user_id, "b_claimed": o.claimed_at, "b_due": o.next_due_at} for o in blocked],
+                )
+            if released:
+                await session.execute(
+                    update(users).where(held).values(summary_claimed_at=None),
+                    [{"b_id": o.user_id, "b_claimed": o.claimed_at} for o in released],
+                )
+
+    async def meals_on_days(self, days: Iterable[tuple[int, date]]) -> dict[tuple[int, date], list[MealView]]:
+        """Saved meals for many (person, local day) pairs at once, each list in the order eaten."""
+        wanted = sorted(set(days))
+        found: dict[tuple[int, date], list[MealView]] = {pair: [] for pair in wanted}
+        if not wanted:
+            return found
+        async with self._read() as session:
+            meals = await session.scalars(
+                _meals_query()
+                .where(tuple_(Meal.user_id, Meal.local_date).in_(wanted), Meal.status == "saved")
+                .order_by(Meal.eaten_at, Meal.id)
+            )
+            for meal in meals:
+                found[(meal.user_id, meal.local_date)].append(self._meal_view(meal))
+        return found
+
+    # -- history, export, forgetting ------------------------------------------------------------------
+
+    async def day_totals(self, user_id: int, first: date, last: date) -> dict[date, Macros]:
+        """Per local day from `first` to `last` (both included): the saved meals' macros (zero if none)."""
+        stmt = (
+            select(
+                Meal.local_date,
+                func.coalesce(func.sum(MealItem.kcal), 0.0),
+                func.coalesce(func.sum(MealItem.protein_g), 0.0),
+                func.coalesce(func.sum(MealItem.fat_g), 0.0),
+                func.coalesce(func.sum(MealItem.carbs_g), 0.0),
+            )
+            .join(MealItem, MealItem.meal_id == Meal.id)
+            .where(
+                Meal.user_id == user_id,
+                Meal.status == "saved",
+                Meal.local_date >= first,
+                Meal.local_date <= last,
+            )
+            .group_by(Meal.local_date)
+        )
+        days = {first + timedelta(days=n): Macros(0.0, 0.0, 0.0, 0.0) for n in range((last - first).days + 1)}
+        async with self._read() as session:
+            for day, kcal, protein, fat, carbs in (await session.execute(stmt)).all():
+                days[day] = Macros(float(kcal), float(protein), float(fat), float(carbs))
+        return days
+
+    async def all_meals(self, user_id: int) -> list[MealView]:
+        """Every meal of the person, saved and draft, in the order eaten (for the export)."""
+        async with self._read() as session:
+            meals = await session.scalars(
+                _meals_query().where(Meal.user_id == user_id).order_by(Meal.eaten_at, Meal.id)
+            )
+            return [self._meal_view(meal) for meal in meals]
+
+    async def forget_user(self, user_id: int) -> dict[str, int]:
+        """Delete everything held about the person, in every table; returns rows deleted per table.
+
+        Follows the foreign keys from `users`: a row goes when it refers to the person, or to a row
+        that goes (their meals' items and predictions, corrections of their photos). Tables are emptied
+        children first, so each delete can still find its parents. Tables added later are covered.
+        """
+        tables = list(Base.metadata.sorted_tables)
+        doomed: dict[str, Any] = {}
+        for table in tables:  # parents before children
+            conditions = []
+            if table.name == "users":
+                conditions.append(table.c.id == user_id)
+            for fk in table.foreign_keys:
+                parent = fk.column.table
+                if parent.name == table.name or parent.name not in doomed:
+                    continue
+                conditions.append(fk.parent.in_(select(fk.column).where(doomed[parent.name])))
+            if conditions:
+                doomed[table.name] = or_(*conditions)
+        counts: dict[str, int] = {}
+        async with self._write() as session:
+            for table in reversed(tables):
+                if table.name in doomed:
+                    result = await session.execute(delete(table).where(doomed[table.name]))
+                    counts[table.name] = int(cast(CursorResult[Any], result).rowcount)
+        return counts
+
+    # -- reopening saved meals ----------------------------------------------------------------------
+
+    async def reopen_meal(self, meal_id: int, user_id: int) -> MealView | None:
+        """A draft copy of a saved meal to change and save again (the copy already open, if any).
+
+        Saving the copy replaces the original (`save_meal`); discarding it leaves the original as it
+        was. None when the meal is not a saved meal of this person.
+        """
+        if not _valid_id(meal_id):
+            return None
+        async with self._write() as session:
+            original = await session.scalar(
+                _meals_query()
+                .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == "saved")
+                .with_for_update(of=Meal)
+            )
+            if original is None:
+                return None
+            open_copy = await session.scalar(
+                _meals_query().where(Meal.replaces_meal_id == meal_id, Meal.status == "draft").limit(1)
+            )
+            if open_copy is not None:
+                return self._meal_view(open_copy)
+            now = _now()
+            prediction = None
+            if original.prediction is not None:
+                prediction = Prediction(
+                    bundle_id=original.prediction.bundle_id,
+                    labels=copy.deepcopy(original.prediction.labels),
+                    foods=copy.deepcopy(original.prediction.foods),
+                    no_food=original.prediction.no_food,
+                    created_at=original.prediction.created_at,
+                )
+            draft = Meal(
+                user_id=user_id,
+                status="draft",
+                eaten_at=original.eaten_at,
+                local_date=original.local_date,
+                photo_file_id=original.photo_file_id,
+                photo_unique_id=original.photo_unique_id,
+                caption=original.caption,
+                created_at=now,
+                updated_at=now,
+                replaces_meal_id=original.id,
+                prediction=prediction,
+                items=[
+                    MealItem(
+                        position=item.position,
+                        food_key=item.food_key,
+                        grams=item.grams,
+                        kcal=item.kcal,
+                        protein_g=item.protein_g,
+                        fat_g=item.fat_g,
+                        carbs_g=item.carbs_g,
+                        source=item.source,
+                        confidence=item.confidence,
+                        model_key=item.model_key,
+                    )
+                    for item in original.items
+                ],
+            )
+            session.add(draft)
+            await session.flush()
+            return self._meal_view(draft)
+
+    async def move_meal(self, meal_id: int, user_id: int, eaten_at: datetime) -> MealView | None:
+        """Set when a draft was eaten (an aware datetime); its local day follows, in the person's zone."""
+        if eaten_at.tzinfo is None or eaten_at.utcoffset() is None:
+            raise ValueError("eaten_at must be timezone-aware")
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            user = await session.get(User, user_id)
+            assert user is not None
+            meal.eaten_at = eaten_at.astimezone(UTC)
+            meal.local_date = local_date_of(eaten_at, user.timezone)
+            return await self._touched(session, meal)
+
+    async def _replace_original(self, session: AsyncSession, draft: Meal) -> None:
+        """Saving a reopened copy: the original goes, its corrections follow the copy's final state."""
+        original_id = draft.replaces_meal_id
+        draft.replaces_meal_id = None
+        await session.flush()
+        original = await session.scalar(
+            _meals_query()
+            .where(Meal.id == original_id, Meal.user_id == draft.user_id)
+            .with_for_update(of=Meal)
+        )
+        if original is None:
+            return
+        # Corrections of removed items (no item left) now belong to the copy; those of the original's
+        # items are made again below from the copy's items, which carry the same model foods.
+        await session.execute(
+            update(Correction)
+            .where(Correction.meal_id == original.id, Correction.item_id.is_(None))
+            .values(meal_id=draft.id)
+        )
+        original_items = {item.position: item for item in original.items}
+        await session.execute(
+            delete(Correction).where(Correction.item_id.in_([item.id for item in original.items]))
+        )
+        kept = {item.position for item in draft.items}
+        removed = [item for pos, item in original_items.items() if pos not in kept and item.model_key]
+        await session.delete(original)
+        await session.flush()
+        for item in draft.items:
+            await self._track_correction(session, draft, item, removed=False)
+        if draft.prediction is not None and draft.photo_file_id is not None:
+            for item in removed:
+                session.add(
+                    Correction(
+                        user_id=draft.user_id,
+                        meal_id=draft.id,
+                        item_id=None,
+                        photo_file_id=draft.photo_file_id,
+                        photo_unique_id=draft.photo_unique_id,
+                        bundle_id=draft.prediction.bundle_id,
+                        model_foods=copy.deepcopy(draft.prediction.foods),
+                        model_key=item.model_key,
+                        final_key=None,
+                        kind="removed",
+                        created_at=_now(),
+                    )
+                )
+            await session.flush()
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -614,6 +1062,8 @@ class MealLog:
         """Bring the item's correction row in line with the item (see the module docstring)."""
         if meal.prediction is None or meal.photo_file_id is None:
             return
+        if meal.replaces_meal_id is not None:
+            return  # a reopened copy: its corrections are settled when it is saved (_replace_original)
         existing = await session.scalar(select(Correction).where(Correction.item_id == item.id))
         final_key = None if removed else item.food_key
         kind: str | None

@@ -21,17 +21,20 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
+    telegram_rate_limit: float = Field(default=30.0, gt=0)
     database_url: str = "sqlite+aiosqlite:///./data/foodbot.db"
     data_dir: Path = Path("./data")
     model_dir: Path | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
     queue_url: str = ""
+    queue_prefix: str = "foodbot"
+    metrics_port: int | None = None
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0:8443"
 
-    @field_validator("telegram_bot_token", "webhook_secret", "model_dir", mode="before")
+    @field_validator("telegram_bot_token", "webhook_secret", "model_dir", "metrics_port", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """`KEY=` in .env means "not set", not an empty token or the current directory."""

@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -103,6 +104,14 @@ class User(Base):
     blocked_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
+    # The daily summary (see bot.summary_times): its wall time in minutes after local midnight, whether
+    # it is on, when the next one falls due (UTC; NULL until the scheduler first plans it), when a bot
+    # process claimed it for sending (NULL when nobody holds it), and the last local day summed up.
+    summary_minute: Mapped[int] = mapped_column(Integer, default=1260, server_default="1260")
+    summaries_on: Mapped[bool] = mapped_column(default=True, server_default=true())
+    summary_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    summary_claimed_at: Mapped[datetime | None] = mapped_column()
+    summary_last_date: Mapped[date | None] = mapped_column()
 
     meals: Mapped[list[Meal]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
@@ -134,6 +143,11 @@ class Meal(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now, onupdate=_now)
     saved_at: Mapped[datetime | None] = mapped_column()
+    # A saved meal reopened for changes is edited as a copy (a draft): saving the copy replaces the
+    # original, discarding it leaves the original as it was.
+    replaces_meal_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meals.id", ondelete="CASCADE"), index=True
+    )
 
     user: Mapped[User] = relationship(back_populates="meals", lazy="raise")
     items: Mapped[list[MealItem]] = relationship(

@@ -20,6 +20,13 @@ COMMANDS = [
     BotCommand("today", "today's meals and totals"),
     BotCommand("undo", "delete the last saved meal"),
     BotCommand("timezone", "set your timezone, e.g. /timezone Europe/Oslo"),
+    BotCommand("summary", "today's summary so far"),
+    BotCommand("week", "the last 7 days as a chart"),
+    BotCommand("history", "look back day by day, edit a meal"),
+    BotCommand("goal", "daily kcal and macro targets"),
+    BotCommand("settings", "timezone, daily summary time, on/off"),
+    BotCommand("export", "all your meals as a CSV file"),
+    BotCommand("forget", "delete everything the bot holds about you"),
     BotCommand("help", "how to use the bot"),
 ]
 
@@ -29,7 +36,12 @@ HELP = (
     "⌨️ Or type what you ate, like <i>200 g rice</i> or <i>2 eggs</i>.\n\n"
     "/today — today's meals and totals\n"
     "/undo — delete the last saved meal\n"
-    "/timezone Europe/Oslo — so that your days start at your midnight"
+    "/timezone Europe/Oslo — so that your days start at your midnight\n"
+    "/summary — today so far; every evening (21:00 unless you change it) I send it by myself\n"
+    "/week — the last 7 days as a chart · /history — any day; edit or move a meal\n"
+    "/goal — daily targets, typed or computed from your body and activity\n"
+    "/settings — timezone, summary time, summaries on or off\n"
+    "/export — all your meals as a CSV file · /forget — delete everything I hold about you"
 )
 
 

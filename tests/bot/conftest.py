@@ -92,3 +92,48 @@ def postgres_database() -> Iterator[str]:
     """A scratch PostgreSQL database for the bot, dropped afterwards."""
     with scratch_postgres_database(postgres_url(), prefix="foodbot_bot") as url:
         yield url
+
+
+class FakeClock:
+    """The time the bot's summary tick and menus read (`bot.schedule.CLOCK_KEY`), set by the test."""
+
+    def __init__(self, now: dtm.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dtm.datetime:
+        return self.now
+
+
+def control_clock(app: App, now: dtm.datetime) -> FakeClock:
+    """Give the running bot a clock the test sets, and stop its real minute tick (the test runs it)."""
+    from bot.schedule import CLOCK_KEY, JOB_NAME
+
+    clock = FakeClock(now)
+    app.bot_data[CLOCK_KEY] = clock
+    for job in app.job_queue.get_jobs_by_name(JOB_NAME):
+        job.enabled = False
+    return clock
+
+
+async def run_summary_tick(app: App, clock: FakeClock, at: dtm.datetime) -> None:
+    """Set the clock to `at` and run the bot's real minute job once, as the JobQueue would."""
+    from bot.schedule import JOB_NAME
+
+    clock.now = at
+    (job,) = app.job_queue.get_jobs_by_name(JOB_NAME)
+    await job.run(app)
+
+
+@pytest.fixture(autouse=True)
+def _summary_tick_runs_only_when_a_test_runs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot's minute job is registered as in production but paused, so the real clock never sends
+    a summary in the middle of a test that does not expect one (`run_summary_tick` runs it)."""
+    import bot.app
+    from bot.schedule import JOB_NAME, schedule_summaries
+
+    def paused(app: App) -> None:
+        schedule_summaries(app)
+        for job in app.job_queue.get_jobs_by_name(JOB_NAME):
+            job.enabled = False
+
+    monkeypatch.setattr(bot.app, "schedule_summaries", paused)

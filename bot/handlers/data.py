@@ -1,0 +1,67 @@
+"""`/export` (all meals and items as CSV) and `/forget` (delete everything held about the person)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.callbacks import Action
+from bot.export import meals_csv
+from bot.handlers.common import Context, sender
+from bot.handlers.presses import STALE, menu_press
+from bot.keyboards import forget_keyboard
+from bot.schedule import now_of
+from bot.summary_times import local_day
+
+FORGET_ASK = (
+    "⚠️ <b>Delete everything I hold about you?</b>\n"
+    "Your {meals} meals and their foods, your photos' recognitions and the fixes you made, your goals "
+    "and settings. This can't be undone. (/export first if you want a copy.)"
+)
+FORGOTTEN = "🗑 Done: I deleted everything I held about you. If you write again, I'll start afresh."
+
+
+async def on_export(update: Update, context: Context) -> None:
+    """Send the person's meals and items as a CSV document."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    person, svc = who.person, who.svc
+    meals = await svc.meal_log.all_meals(person.id)
+    if not meals:
+        await who.message.reply_text("There is nothing to export yet: no meals logged.")
+        return
+    items = sum(len(meal.items) for meal in meals)
+    today = local_day(now_of(context), person.timezone)
+    await who.message.reply_document(
+        meals_csv(meals, person.timezone),
+        filename=f"foodbot-meals-{today.isoformat()}.csv",
+        caption=f"📄 {len(meals)} meals, {items} foods. Times in UTC and in {person.timezone}.",
+    )
+
+
+async def on_forget(update: Update, context: Context) -> None:
+    """Ask for a confirmation before deleting everything."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    meals = await who.svc.meal_log.all_meals(who.person.id)
+    await who.message.reply_text(
+        FORGET_ASK.format(meals=len(meals)), parse_mode=ParseMode.HTML, reply_markup=forget_keyboard()
+    )
+
+
+async def on_forget_press(update: Update, context: Context) -> None:
+    """The answer to /forget's question."""
+    found = await menu_press(update, context, register=False)
+    if found is None:
+        return
+    if found.press.action is Action.FORGET_YES:
+        await found.svc.meal_log.forget_user(found.person.id)
+        await found.query.answer("Deleted.")
+        await found.edit(context, FORGOTTEN)
+    elif found.press.action is Action.FORGET_NO:
+        await found.query.answer("Nothing deleted.")
+        await found.edit(context, "Nothing deleted.")
+    else:
+        await found.query.answer(STALE)

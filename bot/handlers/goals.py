@@ -1,0 +1,213 @@
+"""`/goal`: daily kcal and protein/fat/carb targets, typed or computed (Mifflin-St Jeor, see bot.goals).
+
+The steps of the computation (sex, then typed age/height/weight, activity, aim) keep their answers in
+the person's pending prompt in the database, so any bot process can take the next step.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.callbacks import Action
+from bot.goals import (
+    ACTIVITY_FACTORS,
+    ACTIVITY_NAMES,
+    Activity,
+    Aim,
+    Body,
+    Goals,
+    Sex,
+    compute_goals,
+    mifflin_st_jeor,
+    parse_body,
+    parse_typed_goals,
+)
+from bot.handlers.common import Context, Sender, sender
+from bot.handlers.presses import STALE, menu_press
+from bot.handlers.settings import looks_like_food
+from bot.keyboards import (
+    activity_keyboard,
+    aim_keyboard,
+    goal_proposal_keyboard,
+    goal_start_keyboard,
+    sex_keyboard,
+)
+
+TYPE_HINT = (
+    "Type your daily targets, like <i>2000</i> (kcal) or <i>2000 kcal, 120 protein, 70 fat, 230 carbs</i>, "
+    "or let me compute them from your body and activity."
+)
+BODY_PROMPT = "Type your age, height in cm and weight in kg, like <i>34 180 75</i>."
+
+
+def goals_line(goals: Goals) -> str:
+    return (
+        f"<b>{goals.kcal:.0f} kcal</b> · protein {goals.protein_g:.0f} g · fat {goals.fat_g:.0f} g · "
+        f"carbs {goals.carbs_g:.0f} g"
+    )
+
+
+async def on_goal(update: Update, context: Context) -> None:
+    """`/goal` alone: the current targets and how to change them; `/goal 2000 …`: set them at once."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    typed = " ".join(context.args or []).strip()
+    if typed:
+        await _set_typed(who, typed)
+        return
+    current = Goals.from_dict(who.person.goals)
+    head = f"🎯 Your daily goals: {goals_line(current)}\n\n" if current else "🎯 No daily goals yet.\n\n"
+    await who.svc.meal_log.set_pending(who.person.id, {"kind": "goal_typed"})
+    await who.message.reply_text(
+        head + TYPE_HINT, parse_mode=ParseMode.HTML, reply_markup=goal_start_keyboard(current is not None)
+    )
+
+
+async def _set_typed(who: Sender, text: str) -> bool:
+    """Set typed targets; False when the text is not targets at all."""
+    try:
+        goals = parse_typed_goals(text)
+    except ValueError as exc:
+        await who.message.reply_text(f"{exc}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
+        return True
+    if goals is None:
+        await who.message.reply_text(f"I didn't get that. {TYPE_HINT}", parse_mode=ParseMode.HTML)
+        return False
+    await who.svc.meal_log.set_goals(who.person.id, goals.as_dict())
+    await who.svc.meal_log.set_pending(who.person.id, None)
+    await who.message.reply_text(f"🎯 Goals saved: {goals_line(goals)}", parse_mode=ParseMode.HTML)
+    return True
+
+
+async def answer_typed_goals(who: Sender, context: Context) -> bool:
+    """Typed text after /goal: targets, or (anything else) the person moved on."""
+    text = who.message.text or ""
+    try:
+        goals = parse_typed_goals(text)
+    except ValueError as exc:
+        await who.message.reply_text(f"{exc}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
+        return True
+    if goals is None:
+        await who.svc.meal_log.set_pending(who.person.id, None)
+        return False
+    return await _set_typed(who, text)
+
+
+async def answer_body(who: Sender, context: Context) -> bool:
+    """Typed age, height and weight during the computation."""
+    pending = who.person.pending or {}
+    text = who.message.text or ""
+    try:
+        body = parse_body(text, Sex(pending.get("sex", "f")))
+    except ValueError as exc:
+        await who.message.reply_text(f"{exc}. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
+    if body is None:
+        if looks_like_food(text, who):
+            await who.svc.meal_log.set_pending(who.person.id, None)
+            return False
+        await who.message.reply_text(f"Three numbers, please. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
+    await who.svc.meal_log.set_pending(
+        who.person.id,
+        {
+            "kind": "goal_activity",
+            "sex": body.sex.value,
+            "age": body.age,
+            "height_cm": body.height_cm,
+            "weight_kg": body.weight_kg,
+        },
+    )
+    await who.message.reply_text("🏃 How active are you?", reply_markup=activity_keyboard())
+    return True
+
+
+def _body(pending: dict[str, object]) -> Body | None:
+    try:
+        return Body(
+            sex=Sex(str(pending["sex"])),
+            age=int(str(pending["age"])),
+            height_cm=float(str(pending["height_cm"])),
+            weight_kg=float(str(pending["weight_kg"])),
+        )
+    except (KeyError, ValueError):
+        return None
+
+
+async def on_goal_press(update: Update, context: Context) -> None:
+    """A button of the /goal steps."""
+    found = await menu_press(update, context)
+    if found is None:
+        return
+    log, person, arg = found.svc.meal_log, found.person, found.press.arg
+    pending = person.pending or {}
+    step, _, value = arg.partition(".")
+    if found.press.action is not Action.GOAL:
+        await found.query.answer(STALE)
+        return
+    if step == "calc":
+        await log.set_pending(person.id, {"kind": "goal_sex"})
+        await found.query.answer()
+        await found.edit(
+            context, "🧮 The equation (Mifflin-St Jeor) differs for men and women. You are:", sex_keyboard()
+        )
+    elif step == "sex" and value in {s.value for s in Sex}:
+        await log.set_pending(person.id, {"kind": "goal_body", "sex": value})
+        await found.query.answer()
+        await found.edit(context, f"📏 {BODY_PROMPT}")
+    elif step == "act" and value in {a.value for a in Activity} and pending.get("kind") == "goal_activity":
+        await log.set_pending(person.id, {**pending, "kind": "goal_aim", "activity": value})
+        await found.query.answer()
+        await found.edit(context, "🎯 And your aim?", aim_keyboard())
+    elif step == "aim" and value in {a.value for a in Aim} and pending.get("kind") == "goal_aim":
+        body = _body(pending)
+        activity = Activity(str(pending.get("activity")))
+        if body is None:
+            await found.query.answer(STALE)
+            return
+        aim = Aim(value)
+        goals = compute_goals(body, activity, aim)
+        await log.set_pending(person.id, {"kind": "goal_proposal", "goals": goals.as_dict()})
+        await found.query.answer()
+        await found.edit(context, _proposal_text(body, activity, aim, goals), goal_proposal_keyboard())
+    elif step == "save" and pending.get("kind") == "goal_proposal":
+        goals_found = Goals.from_dict(dict(pending.get("goals") or {}))
+        if goals_found is None:
+            await found.query.answer(STALE)
+            return
+        await log.set_goals(person.id, goals_found.as_dict())
+        await log.set_pending(person.id, None)
+        await found.query.answer("Goals saved.")
+        await found.edit(context, f"🎯 Goals saved: {goals_line(goals_found)}")
+    elif step == "cancel":
+        await log.set_pending(person.id, None)
+        await found.query.answer("Nothing changed.")
+        await found.edit(context, "Nothing changed.")
+    elif step == "clear":
+        await log.set_goals(person.id, {})
+        await log.set_pending(person.id, None)
+        await found.query.answer("Goals cleared.")
+        await found.edit(context, "🎯 Goals cleared. Set new ones any time with /goal.")
+    else:
+        await found.query.answer(STALE)
+
+
+def _proposal_text(body: Body, activity: Activity, aim: Aim, goals: Goals) -> str:
+    bmr = mifflin_st_jeor(body)
+    factor = ACTIVITY_FACTORS[activity]
+    aim_text = {
+        Aim.LOSE: "to lose about 0.5 kg a week",
+        Aim.KEEP: "to keep your weight",
+        Aim.GAIN: "to gain",
+    }[aim]
+    return (
+        "🧮 <b>Your daily goals</b>\n"
+        f"Resting energy (Mifflin-St Jeor): {bmr:.0f} kcal\n"
+        f"× {factor} for “{escape(ACTIVITY_NAMES[activity])}” = {bmr * factor:.0f} kcal\n"
+        f"{aim_text.capitalize()}: {goals_line(goals)}\n\n"
+        "Use these?"
+    )

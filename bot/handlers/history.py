@@ -1,0 +1,187 @@
+"""`/week` (a chart of the last 7 days), `/history` (any day, with ◀ ▶), and reopening or moving a meal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+
+from bot.callbacks import MOVES, Action
+from bot.charts import week_chart_png
+from bot.goals import Goals
+from bot.handlers.cards import retire_card, send_card
+from bot.handlers.common import Context, Sender, sender
+from bot.handlers.presses import STALE, menu_press
+from bot.keyboards import back_keyboard, history_keyboard, when_keyboard
+from bot.meal_log import MealView
+from bot.portions import Macros
+from bot.render import day_text
+from bot.schedule import now_of
+from bot.services import services
+from bot.summary_times import local_day, parse_when
+
+GONE = "That meal is no longer there."
+NOT_A_DRAFT = "This meal is already saved."
+OLD_CARD = "This card is out of date — use the newest one below."
+FUTURE = "That's in the future."
+#: How far back /history goes.
+HISTORY_DAYS = 366
+WHEN_PROMPT = "🕒 Type when you ate it, like <i>13:30</i>, <i>yesterday 19:00</i> or <i>2025-05-04 12:00</i>."
+
+
+def week_caption(days: Mapping[date, Macros], goals: Goals | None) -> str:
+    """The numbers under the chart, a line per day and the average."""
+    lines = ["📊 <b>Last 7 days</b>"]
+    logged: list[float] = []
+    for day, macros in sorted(days.items()):
+        if macros.kcal > 0:
+            logged.append(macros.kcal)
+            lines.append(
+                f"{day:%a %-d}: {macros.kcal:.0f} kcal · P {macros.protein_g:.0f} · "
+                f"F {macros.fat_g:.0f} · C {macros.carbs_g:.0f} g"
+            )
+        else:
+            lines.append(f"{day:%a %-d}: —")
+    if logged:
+        average = sum(logged) / len(logged)
+        goal = f" (goal {goals.kcal:.0f})" if goals else ""
+        lines.append(f"Average of {len(logged)} logged days: <b>{average:.0f} kcal</b>{goal}")
+    return "\n".join(lines)
+
+
+async def on_week(update: Update, context: Context) -> None:
+    """The last 7 local days as a chart, with the numbers in the caption."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    person, svc = who.person, who.svc
+    today = local_day(now_of(context), person.timezone)
+    days = await svc.meal_log.day_totals(person.id, today - timedelta(days=6), today)
+    goals = Goals.from_dict(person.goals)
+    png = await asyncio.to_thread(week_chart_png, days, goals.kcal if goals else None)
+    await who.message.reply_photo(png, caption=week_caption(days, goals), parse_mode=ParseMode.HTML)
+
+
+async def _show_day(
+    who_id: int, tz: str, day: date, today: date, context: Context
+) -> tuple[str, InlineKeyboardMarkup]:
+    svc = services(context)
+    meals = await svc.meal_log.meals_on(who_id, day)
+    return day_text(day, meals, svc.table, tz), history_keyboard(day, today, meals)
+
+
+async def on_history(update: Update, context: Context) -> None:
+    """Today's meals with ◀ ▶ to other days, and a button to edit or delete each meal."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    today = local_day(now_of(context), who.person.timezone)
+    text, keyboard = await _show_day(who.person.id, who.person.timezone, today, today, context)
+    await who.message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+
+
+async def on_history_press(update: Update, context: Context) -> None:
+    """◀ ▶ in /history: show another day."""
+    found = await menu_press(update, context)
+    if found is None:
+        return
+    today = local_day(now_of(context), found.person.timezone)
+    try:
+        day = datetime.strptime(found.press.arg, "%Y%m%d").date()
+    except ValueError:
+        day = None
+    if day is None or day > today or (today - day).days > HISTORY_DAYS:
+        await found.query.answer(STALE)
+        return
+    text, keyboard = await _show_day(found.person.id, found.person.timezone, day, today, context)
+    await found.query.answer()
+    await found.edit(context, text, keyboard)
+
+
+async def on_meal_press(update: Update, context: Context) -> None:
+    """Reopen a saved meal as a card; on a draft's card, its day and time."""
+    found = await menu_press(update, context)
+    if found is None:
+        return
+    press, svc, person = found.press, found.svc, found.person
+    meal = await svc.meal_log.get_meal(press.meal_id, person.id)
+    if meal is None:
+        await found.query.answer(GONE)
+        return
+    if press.action is Action.REOPEN:
+        if meal.status != "saved":
+            await found.query.answer(STALE)
+            return
+        draft = await svc.meal_log.reopen_meal(meal.id, person.id)
+        if draft is None:
+            await found.query.answer(GONE)
+            return
+        await found.query.answer("Change it, then Save. Discard keeps it as it was.")
+        await send_card(context, found.chat_id, draft, svc)
+        return
+    if meal.status != "draft":
+        await found.query.answer(NOT_A_DRAFT)
+        return
+    if meal.card_message_id is not None and found.message_id < meal.card_message_id:
+        await found.query.answer(OLD_CARD)
+        return
+    if press.action is Action.WHEN:
+        await found.query.answer()
+        await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal.id))
+    elif press.action is Action.TYPE_TIME:
+        await svc.meal_log.set_pending(person.id, {"kind": "meal_time", "meal_id": meal.id})
+        await found.query.answer()
+        await found.edit(context, WHEN_PROMPT, back_keyboard(meal.id))
+    elif press.action is Action.MOVE and press.arg in MOVES:
+        days, minutes = MOVES[press.arg]
+        zone = ZoneInfo(person.timezone)
+        local = meal.eaten_at.astimezone(zone)
+        wall = datetime.combine(local.date() + timedelta(days=days), local.time(), tzinfo=zone)
+        moved_to = wall + timedelta(minutes=minutes)
+        if moved_to > now_of(context) + timedelta(minutes=1):
+            await found.query.answer(FUTURE)
+            return
+        updated = await svc.meal_log.move_meal(meal.id, person.id, moved_to)
+        if updated is None:
+            await found.query.answer(GONE)
+            return
+        await found.query.answer(f"Moved to {moved_to.astimezone(zone):%a %-d %b, %H:%M}.")
+        await found.edit(context, _when_text(updated, person.timezone), when_keyboard(meal.id))
+    else:
+        await found.query.answer(STALE)
+
+
+def _when_text(meal: MealView, tz: str) -> str:
+    local = meal.eaten_at.astimezone(ZoneInfo(tz))
+    return f"🕒 <b>When did you eat this?</b>\nNow: {local:%A %-d %B, %H:%M}"
+
+
+async def answer_meal_time(who: Sender, context: Context) -> bool:
+    """The typed day and time for a draft (after ⌨ in its day & time picker)."""
+    pending = who.person.pending or {}
+    svc, person = who.svc, who.person
+    meal = await svc.meal_log.get_meal(int(pending.get("meal_id") or 0), person.id)
+    if meal is None or meal.status != "draft":
+        await svc.meal_log.set_pending(person.id, None)
+        return False
+    now = now_of(context)
+    when = parse_when(who.message.text or "", now, person.timezone, meal.eaten_at)
+    if when is None:
+        await who.message.reply_text(f"I didn't get that. {WHEN_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
+    if when > now + timedelta(minutes=1):
+        await who.message.reply_text(f"{FUTURE} {WHEN_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
+    updated = await svc.meal_log.move_meal(meal.id, person.id, when)
+    await svc.meal_log.set_pending(person.id, None)
+    if updated is None:
+        await who.message.reply_text(GONE)
+        return True
+    local = when.astimezone(ZoneInfo(person.timezone))
+    await retire_card(context, meal, f"🕒 Moved to {local:%a %-d %b, %H:%M} — the meal is below.")
+    await send_card(context, who.message.chat_id, updated, svc)
+    return True

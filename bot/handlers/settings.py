@@ -1,0 +1,203 @@
+"""`/settings`: timezone (typed, or from a shared location), summary time, summaries on/off, empty days."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from functools import lru_cache
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.callbacks import Action
+from bot.goals import Goals
+from bot.handlers.common import Context, Sender, sender
+from bot.handlers.presses import STALE, menu_press
+from bot.keyboards import hour_keyboard, minute_keyboard, settings_keyboard
+from bot.meal_log import UserView
+from bot.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
+from bot.schedule import now_of
+from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
+from bot.summary_times import minute_text
+from bot.timezones import resolve_timezone, suggest_timezones
+
+_LOGGER = logging.getLogger(__name__)
+
+TZ_PROMPT = (
+    "🌍 Type your timezone, like <i>Europe/Oslo</i> or a city like <i>Oslo</i>, or share your location "
+    "(📎 → Location): I look its zone up here, it goes nowhere else."
+)
+
+
+@lru_cache(maxsize=1)
+def _finder() -> Any:
+    from timezonefinder import TimezoneFinder
+
+    return TimezoneFinder()
+
+
+def zone_at(latitude: float, longitude: float) -> str | None:
+    """The IANA zone at a point, found offline (timezonefinder's polygons ship in its wheel)."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    zone = _finder().timezone_at(lat=latitude, lng=longitude)
+    if zone is None:
+        return None
+    try:
+        ZoneInfo(zone)
+    except (KeyError, ValueError):
+        return None
+    return str(zone)
+
+
+def settings_text(person: UserView, now: datetime) -> str:
+    """The person's settings at a glance."""
+    here = now.astimezone(ZoneInfo(person.timezone))
+    summary = f"on, at {minute_text(person.summary_minute)}" if person.summaries_on else "off"
+    empty = "a short nudge" if empty_day_choice(person.settings) == "nudge" else "nothing"
+    goals = Goals.from_dict(person.goals)
+    goal_line = (
+        f"{goals.kcal:.0f} kcal · protein {goals.protein_g:.0f} g · fat {goals.fat_g:.0f} g · "
+        f"carbs {goals.carbs_g:.0f} g"
+        if goals
+        else "none yet"
+    )
+    return (
+        "⚙️ <b>Settings</b>\n"
+        f"🌍 Timezone: {escape(person.timezone)} (it's {here:%H:%M} there)\n"
+        f"🌙 Daily summary: {summary}\n"
+        f"💬 On a day with nothing logged: {empty}\n"
+        f"🎯 Goals: {goal_line} — change them with /goal"
+    )
+
+
+async def on_settings(update: Update, context: Context) -> None:
+    """Show the settings with buttons to change them."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    await who.message.reply_text(
+        settings_text(who.person, now_of(context)),
+        parse_mode=ParseMode.HTML,
+        reply_markup=settings_keyboard(who.person.summaries_on, empty_day_choice(who.person.settings)),
+    )
+
+
+async def on_settings_press(update: Update, context: Context) -> None:
+    """A settings button: open a step, or change a setting and show the settings again."""
+    found = await menu_press(update, context)
+    if found is None:
+        return
+    press, log = found.press, found.svc.meal_log
+    person = found.person
+    now = now_of(context)
+    toast: str | None = None
+    if press.action is Action.SETTINGS and press.arg == "tz":
+        await log.set_pending(person.id, {"kind": "tz"})
+        await found.query.answer()
+        await found.edit(context, TZ_PROMPT)
+        return
+    if press.action is Action.SETTINGS and press.arg == "time":
+        await found.query.answer()
+        await found.edit(
+            context,
+            f"🕘 When should your daily summary come? Now {minute_text(person.summary_minute)}. The hour:",
+            hour_keyboard(),
+        )
+        return
+    if press.action is Action.SUMMARY_HOUR:
+        hour = int(press.arg) if press.arg.isdigit() else -1
+        if not 0 <= hour < 24:
+            await found.query.answer(STALE)
+            return
+        await found.query.answer()
+        await found.edit(context, f"🕘 And the minutes, after {hour:02d}:", minute_keyboard(hour))
+        return
+    if press.action is Action.SUMMARY_TIME:
+        arg = press.arg
+        if len(arg) != 4 or not arg.isdigit() or int(arg[:2]) > 23 or int(arg[2:]) > 59:
+            await found.query.answer(STALE)
+            return
+        minute = int(arg[:2]) * 60 + int(arg[2:])
+        updated = await log.set_summary(person.id, now, minute=minute, on=True)
+        person = updated or person
+        toast = f"Daily summary at {minute_text(minute)}."
+    elif press.action is Action.SETTINGS and press.arg in ("on", "off"):
+        updated = await log.set_summary(person.id, now, on=press.arg == "on")
+        person = updated or person
+        toast = "Daily summaries on." if press.arg == "on" else "Daily summaries off."
+    elif press.action is Action.SETTINGS and press.arg in ("nudge", "silent"):
+        updated = await log.update_settings(person.id, {EMPTY_DAY_KEY: press.arg})
+        person = updated or person
+        toast = "Saved."
+    elif not (press.action is Action.SETTINGS and press.arg == "back"):
+        await found.query.answer(STALE)
+        return
+    await found.query.answer(toast)
+    await found.edit(
+        context,
+        settings_text(person, now),
+        settings_keyboard(person.summaries_on, empty_day_choice(person.settings)),
+    )
+
+
+async def _set_zone(who: Sender, context: Context, zone: str, how: str) -> None:
+    person = await who.svc.meal_log.set_timezone(who.person.id, zone)
+    await who.svc.meal_log.set_pending(person.id, None)
+    here = now_of(context).astimezone(ZoneInfo(zone))
+    await who.message.reply_text(
+        f"🌍 Timezone set to {escape(zone)}{how}. It's {here:%H:%M} there; your daily summary comes at "
+        f"{minute_text(person.summary_minute)}.",
+        parse_mode=ParseMode.HTML,
+    )
+
+
+async def answer_timezone(who: Sender, context: Context) -> bool:
+    """The typed answer to the timezone prompt. False (the prompt dropped) for text that is no zone
+    and looks like a meal instead."""
+    text = (who.message.text or "").strip()
+    zone = resolve_timezone(text)
+    if zone is not None:
+        await _set_zone(who, context, zone, "")
+        return True
+    if looks_like_food(text, who):
+        await who.svc.meal_log.set_pending(who.person.id, None)
+        return False
+    ideas = suggest_timezones(text)
+    hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
+    await who.message.reply_text(
+        f"I don't know the timezone “{escape(text)}”.{hint} Try a name like Europe/Oslo, or share "
+        "your location.",
+        parse_mode=ParseMode.HTML,
+    )
+    return True
+
+
+def looks_like_food(text: str, who: Sender) -> bool:
+    """Text a prompt did not expect that names a food: the person moved on to logging a meal."""
+    entry = parse_quick_entry(text)
+    if entry is None:
+        return False
+    try:
+        return resolve_entry(entry, who.svc.table) is not None
+    except QuickEntryError:
+        return True
+
+
+async def on_location(update: Update, context: Context) -> None:
+    """A shared location: set the timezone there (resolved offline)."""
+    who = await sender(update, context)
+    if who is None or who.message.location is None:
+        return
+    location = who.message.location
+    zone = await asyncio.to_thread(zone_at, location.latitude, location.longitude)
+    if zone is None:
+        await who.message.reply_text(
+            "I couldn't tell the timezone there. Type it instead, like /timezone Europe/Oslo."
+        )
+        return
+    await _set_zone(who, context, zone, " from your location")

@@ -1,0 +1,61 @@
+"""`/summary`: today's summary now, as the evening one will look; and the text prompts of the menus."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.goals import Goals
+from bot.handlers.common import Context, Sender, sender
+from bot.handlers.goals import answer_body, answer_typed_goals
+from bot.handlers.history import answer_meal_time
+from bot.handlers.settings import answer_timezone
+from bot.handlers.text import on_text
+from bot.schedule import now_of
+from bot.services import services
+from bot.summaries import nudge_text, summary_text
+from bot.summary_times import local_day
+
+#: Pending prompt kind → its answer; an answer returns False when the text was not for it.
+PROMPTS: dict[str, Callable[[Sender, Context], Awaitable[bool]]] = {
+    "tz": answer_timezone,
+    "goal_typed": answer_typed_goals,
+    "goal_body": answer_body,
+    "meal_time": answer_meal_time,
+}
+
+
+async def on_summary(update: Update, context: Context) -> None:
+    """Today's summary so far."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    person, svc = who.person, who.svc
+    today = local_day(now_of(context), person.timezone)
+    meals = await svc.meal_log.meals_on(person.id, today)
+    text = (
+        summary_text(today, meals, Goals.from_dict(person.goals), person.timezone)
+        if meals
+        else nudge_text(today)
+    )
+    await who.message.reply_text(text, parse_mode=ParseMode.HTML)
+
+
+async def on_text_or_prompt(update: Update, context: Context) -> None:
+    """Typed text: the answer to a menu's prompt (timezone, goals, a meal's time), else as before."""
+    who = await sender(update, context)
+    if who is None or not who.message.text:
+        return
+    answer = PROMPTS.get(str((who.person.pending or {}).get("kind")))
+    if answer is not None and await answer(who, context):
+        return
+    await on_text(update, context)
+
+
+async def on_any_update(update: Update, context: Context) -> None:
+    """Whatever a person sends means they have not blocked the bot (any more): summaries resume."""
+    user = update.effective_user
+    if user is not None:
+        await services(context).meal_log.unblock(user.id)

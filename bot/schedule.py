@@ -1,0 +1,326 @@
+"""Sending the daily summaries: a JobQueue tick each minute claims who is due and sends, at Telegram's pace.
+
+Exactly once per person per local day, with any number of bot processes on one database:
+
+* the tick first plans people never planned (`MealLog.plan_summaries`), then claims due people with
+  one conditional UPDATE (`MealLog.claim_due_summaries`, SKIP LOCKED on PostgreSQL), a batch at a
+  time, while sender tasks work through the batch already claimed;
+* a summary sent (or deliberately silent) moves the person's due time to the same wall time on the
+  next calendar day (`bot.summary_times`: DST neither skips nor doubles a day);
+* a summary found due after its local day is over (the bot was down) is skipped, and today's is
+  planned instead, due at once if today's time has passed too;
+* 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
+  them clears the mark, `MealLog.unblock`); "chat not found" likewise;
+* 429: PTB's `AIORateLimiter` waits `retry_after` and retries; past its retries the sender waits
+  and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim is released
+  so the next tick tries again: never dropped. A network failure also releases the claim;
+* a claim whose process died is taken over after `LEASE`. Only a process dying between Telegram
+  accepting a message and the database recording it can repeat a summary.
+
+The clock is injectable: the tick reads `now` from `bot_data[CLOCK_KEY]`, which tests replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import AIORateLimiter, Application, CallbackContext
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.meal_log import MealLog, SummaryClaim, SummaryOutcome
+from bot.summaries import daily_message
+from bot.summary_times import catch_up_day, local_day, next_due, summary_instant, utc_now
+
+_LOGGER = logging.getLogger(__name__)
+
+CLOCK_KEY = "foodbot.clock"
+SCHEDULER_KEY = "foodbot.summary_scheduler"
+JOB_NAME = "daily-summaries"
+TICK_SECONDS = 60
+#: How long a claim is held before another process may take it over (its holder presumed dead).
+LEASE = timedelta(minutes=10)
+#: How long one summary may keep meeting 429s before its claim is released for the next tick.
+RETRY_BUDGET = timedelta(minutes=3)
+#: PTB's own retries of a 429 before the sender sees it.
+RATE_LIMITER_RETRIES = 3
+
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def rate_limiter(messages_per_second: float) -> AIORateLimiter:
+    """PTB's limiter, pacing all sends evenly at just under `messages_per_second`.
+
+    PTB's default (30 per 1 s) lets a burst of 30 through at once and then 30 a second, so a window of
+    one second can see nearly twice the limit. Here the bucket holds 2 % of a second's worth (at least
+    one message) and refills at 97 % of the limit, so no one-second window exceeds the limit. Group
+    chats keep PTB's 20 a minute; a 429 is retried `RATE_LIMITER_RETRIES` times after `retry_after`.
+    """
+    burst = max(1, math.floor(messages_per_second * 0.02))
+    pace = messages_per_second * 0.97
+    return AIORateLimiter(
+        overall_max_rate=burst, overall_time_period=burst / pace, max_retries=RATE_LIMITER_RETRIES
+    )
+
+
+def clock_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Clock:
+    """The application's clock: real UTC time unless a test put another in `bot_data`."""
+    found: Clock = application.bot_data.get(CLOCK_KEY, utc_now)
+    return found
+
+
+def now_of(context: CallbackContext[Any, Any, Any, Any]) -> datetime:
+    """The current instant by the application's clock."""
+    return clock_of(context.application)()
+
+
+@dataclass
+class TickReport:
+    """What one tick did: summaries sent, silent (empty day, by choice), skipped as too late, people
+    found blocked, claims released for a later tick, and summaries given up on (a bad request)."""
+
+    sent: int = 0
+    silent: int = 0
+    late: int = 0
+    blocked: int = 0
+    released: int = 0
+    failed: int = 0
+    retries: int = 0
+    busy: bool = False
+
+    def add(self, other: TickReport) -> None:
+        for name in ("sent", "silent", "late", "blocked", "released", "failed", "retries"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Job:
+    claim: SummaryClaim
+    day: date
+    text: str
+
+
+class SummaryScheduler:
+    """Claims due summaries and sends them; one per process, shared by its ticks (which never overlap).
+
+    `batch` people are claimed at a time; `senders` sends are in flight at most (the rate limiter sets
+    the pace: 8 keep up with 30 a second at round trips up to 250 ms, and with 500 a second on loopback,
+    while fewer connections keep httpx's pool cheap).
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        meal_log: MealLog,
+        *,
+        batch: int = 200,
+        senders: int = 8,
+        lease: timedelta = LEASE,
+        retry_budget: timedelta = RETRY_BUDGET,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._bot = bot
+        self._log = meal_log
+        self._batch = batch
+        self._senders = senders
+        self._lease = lease
+        self._retry_budget = retry_budget.total_seconds()
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
+
+    async def tick(self, now: datetime) -> TickReport:
+        """Send every summary due at `now` (plan the unplanned first). A tick still running makes this
+        one return at once (`busy`): the running one claims until nothing is due."""
+        if self._lock.locked():
+            return TickReport(busy=True)
+        async with self._lock:
+            await self._log.plan_summaries(now)
+            return await self._run(now)
+
+    async def _run(self, now: datetime) -> TickReport:
+        report = TickReport()
+        queue: asyncio.Queue[_Job | None] = asyncio.Queue(maxsize=self._batch)
+        finished: list[SummaryOutcome] = []
+        done = asyncio.Event()
+
+        async def produce() -> None:
+            try:
+                while True:
+                    claims = await self._log.claim_due_summaries(now, self._batch, self._lease)
+                    if not claims:
+                        return
+                    jobs, settled = await self._prepare(claims, now, report)
+                    # Not sent (too late, already done, silent): written at once, so a summary that is
+                    # due again now (today's, after a late one) is claimed in this very tick.
+                    await self._log.finish_summaries(settled, now)
+                    for job in jobs:
+                        await queue.put(job)
+            finally:
+                for _ in range(self._senders):
+                    await queue.put(None)
+
+        async def send() -> None:
+            while (job := await queue.get()) is not None:
+                finished.append(await self._deliver(job, report))
+
+        async def record() -> None:
+            """Write outcomes in batches while sending goes on (a claim is held until written)."""
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), timeout=0.25)
+                batch = finished[:]
+                del finished[: len(batch)]
+                await self._log.finish_summaries(batch, now)
+
+        recorder = asyncio.create_task(record())
+        try:
+            results = await asyncio.gather(
+                produce(), *(send() for _ in range(self._senders)), return_exceptions=True
+            )
+        finally:
+            done.set()
+            await recorder
+        await self._log.finish_summaries(finished, now)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return report
+
+    async def _prepare(
+        self, claims: list[SummaryClaim], now: datetime, report: TickReport
+    ) -> tuple[list[_Job], list[SummaryOutcome]]:
+        """Decide per claim: too late (plan today's), already summed up, or compose the text."""
+        settled: list[SummaryOutcome] = []
+        wanted: list[tuple[SummaryClaim, date]] = []
+        for claim in claims:
+            if not _known_zone(claim.timezone):  # never stored so, but one bad row must not stop the tick
+                claim = replace(claim, timezone="UTC")
+            day = catch_up_day(claim.due_at, now, claim.timezone)
+            if day is None:
+                report.late += 1
+                today = local_day(now, claim.timezone)
+                due = summary_instant(today, claim.summary_minute, claim.timezone)
+                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, due))
+            elif claim.last_date is not None and claim.last_date >= day:
+                settled.append(
+                    SummaryOutcome(
+                        claim.user_id, claim.claimed_at, next_due(day, claim.summary_minute, claim.timezone)
+                    )
+                )
+            else:
+                wanted.append((claim, day))
+        meals = await self._log.meals_on_days((claim.user_id, day) for claim, day in wanted)
+        jobs = []
+        for claim, day in wanted:
+            following = next_due(day, claim.summary_minute, claim.timezone)
+            try:
+                text = daily_message(
+                    day, meals[(claim.user_id, day)], claim.goals, claim.settings, claim.timezone
+                )
+            except Exception:  # one person's odd data must not stop everyone's summary
+                _LOGGER.exception("could not compose the summary of user %s", claim.user_id)
+                report.failed += 1
+                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, following, day))
+                continue
+            if text is None:
+                report.silent += 1
+                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, following, day))
+            else:
+                jobs.append(_Job(claim, day, text))
+        return jobs, settled
+
+    async def _deliver(self, job: _Job, report: TickReport) -> SummaryOutcome:
+        """Send one summary; retry 429s; turn every other answer into an outcome."""
+        claim = job.claim
+        following = next_due(job.day, claim.summary_minute, claim.timezone)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while True:
+            try:
+                await self._bot.send_message(claim.chat_id, job.text, parse_mode=ParseMode.HTML)
+            except RetryAfter as exc:
+                wait = _retry_seconds(exc)
+                if loop.time() - started + wait > self._retry_budget:
+                    _LOGGER.warning(
+                        "summary of user %s still rate limited; a later tick retries", claim.user_id
+                    )
+                    report.released += 1
+                    return SummaryOutcome(claim.user_id, claim.claimed_at, None)
+                report.retries += 1
+                await self._sleep(wait)
+                continue
+            except Forbidden:
+                report.blocked += 1
+                return SummaryOutcome(claim.user_id, claim.claimed_at, following, blocked=True)
+            except BadRequest as exc:
+                if "chat not found" in exc.message.lower():
+                    report.blocked += 1
+                    return SummaryOutcome(claim.user_id, claim.claimed_at, following, blocked=True)
+                # Retrying the same text cannot help: record the day as done, loudly.
+                _LOGGER.error("Telegram refused the summary of user %s: %s", claim.user_id, exc.message)
+                report.failed += 1
+                return SummaryOutcome(claim.user_id, claim.claimed_at, following, job.day)
+            except NetworkError as exc:  # includes TimedOut: a later tick tries again
+                _LOGGER.warning("summary of user %s not sent (%s); a later tick retries", claim.user_id, exc)
+                report.released += 1
+                return SummaryOutcome(claim.user_id, claim.claimed_at, None)
+            report.sent += 1
+            return SummaryOutcome(claim.user_id, claim.claimed_at, following, job.day)
+
+
+@lru_cache(maxsize=1024)
+def _known_zone(tz: str) -> bool:
+    try:
+        ZoneInfo(tz)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
+def _retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> SummaryScheduler:
+    """The application's scheduler, made on first use from its bot and meal log."""
+    from bot.services import SERVICES_KEY, Services
+
+    scheduler: SummaryScheduler | None = application.bot_data.get(SCHEDULER_KEY)
+    if scheduler is None:
+        services: Services = application.bot_data[SERVICES_KEY]
+        scheduler = SummaryScheduler(application.bot, services.meal_log)
+        application.bot_data[SCHEDULER_KEY] = scheduler
+    return scheduler
+
+
+async def summary_tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
+    """The minute job: send the summaries due now."""
+    report = await scheduler_of(context.application).tick(now_of(context))
+    if report.sent or report.blocked or report.released or report.failed:
+        _LOGGER.info("daily summaries: %s", report)
+
+
+def schedule_summaries(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Run `summary_tick` every minute, on the minute, on the application's JobQueue."""
+    job_queue = application.job_queue
+    if job_queue is None:
+        raise RuntimeError("the daily summaries need PTB's job queue: install python-telegram-bot[job-queue]")
+    now = utc_now()
+    first = TICK_SECONDS - (now.second + now.microsecond / 1e6) % TICK_SECONDS
+    job_queue.run_repeating(summary_tick, interval=TICK_SECONDS, first=first, name=JOB_NAME)

@@ -1,0 +1,174 @@
+"""When a person's daily summary falls due: pure functions over `zoneinfo`, no I/O.
+
+A summary time is a wall-clock time in the person's zone, kept as minutes after local midnight
+(21:00 is 1260). Each due moment is stored as an aware UTC instant: the summary of local day D is due
+at D's summary time, and once it is sent (or found too late, see `catch_up_day`) the next one is due
+at the same wall time on D + 1. Days are counted on the calendar, never as 24-hour steps, so a
+daylight-saving change neither skips nor doubles a day:
+
+* a wall time that does not exist that day (spring forward, e.g. 02:30 in Europe/Oslo on the last
+  Sunday of March) falls due at the same distance after the gap, 03:30, still on that day;
+* a wall time that happens twice (fall back) falls due at its first occurrence, once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+#: 21:00, the default summary time.
+DEFAULT_SUMMARY_MINUTE = 21 * 60
+MINUTES_PER_DAY = 24 * 60
+#: A summary time up to this long ago still counts as ahead when planning: the minute tick that plans
+#: a new person at 21:00:00.3 must not push their 21:00 summary to tomorrow.
+PLANNING_SLACK = timedelta(minutes=1)
+
+_CLOCK = re.compile(r"^\s*([01]?\d|2[0-3])(?:[:.h]\s*([0-5]\d))?\s*(am|pm)?\s*$", re.IGNORECASE)
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a timezone-aware datetime is needed")
+    return moment
+
+
+def check_minute(minute: int) -> int:
+    """`minute` if it is a valid time of day in minutes (0 to 1439); ValueError otherwise."""
+    if not isinstance(minute, int) or not 0 <= minute < MINUTES_PER_DAY:
+        raise ValueError(f"a time of day is 0 to {MINUTES_PER_DAY - 1} minutes, not {minute!r}")
+    return minute
+
+
+def minute_text(minute: int) -> str:
+    """`21:00` for 1260."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def parse_clock(text: str) -> int | None:
+    """Minutes after midnight for `21:30`, `9.15`, `7pm`, `21`, `9:30 am`; None for anything else."""
+    found = _CLOCK.match(text)
+    if found is None:
+        return None
+    hour = int(found.group(1))
+    minute = int(found.group(2) or 0)
+    suffix = (found.group(3) or "").lower()
+    if suffix:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if suffix == "pm" else 0)
+    return hour * 60 + minute
+
+
+def local_day(moment: datetime, tz: str) -> date:
+    """The calendar day in zone `tz` at the aware instant `moment`."""
+    return _aware(moment).astimezone(ZoneInfo(tz)).date()
+
+
+def summary_instant(day: date, minute: int, tz: str) -> datetime:
+    """The UTC instant of wall time `minute` on local `day` in `tz` (see the module docstring for DST)."""
+    check_minute(minute)
+    wall = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=ZoneInfo(tz))  # fold=0
+    return wall.astimezone(UTC)
+
+
+def summary_day(due_at: datetime, tz: str) -> date:
+    """The local day whose summary is due at `due_at` (a wall time never leaves its own day)."""
+    return local_day(due_at, tz)
+
+
+def first_due(now: datetime, minute: int, tz: str, last_sent: date | None) -> datetime:
+    """A new schedule: today's summary time if it is still ahead, otherwise tomorrow's.
+
+    For a person who was never scheduled (just met the bot): summing up a day they have not logged
+    yet, moments after saying hello, would only be noise. A day already summed up is never due again.
+    """
+    today = local_day(now, tz)
+    day = today
+    if last_sent is not None and last_sent >= day:
+        day = last_sent + timedelta(days=1)
+    due = summary_instant(day, minute, tz)
+    if due < now - PLANNING_SLACK:
+        due = summary_instant(day + timedelta(days=1), minute, tz)
+    return due
+
+
+def moved_due(
+    old_due: datetime | None, now: datetime, minute: int, tz: str, last_sent: date | None
+) -> datetime:
+    """After a change of summary time: the summary owed next keeps its day and takes the new time.
+
+    Changing 21:00 to 20:00 at 20:30 therefore sends today's summary at once rather than dropping it,
+    and changing it after today's went out moves tomorrow's. Without a plan for today or later (never
+    planned, or overdue from an earlier day) it is planned afresh (`first_due`).
+    """
+    if old_due is not None:
+        day = local_day(old_due, tz)
+        if day >= local_day(now, tz):
+            return summary_instant(day, minute, tz)
+    return first_due(now, minute, tz, last_sent)
+
+
+def next_due(day: date, minute: int, tz: str) -> datetime:
+    """After the summary of local `day` is done: the same wall time on the next calendar day."""
+    return summary_instant(day + timedelta(days=1), minute, tz)
+
+
+def catch_up_day(due_at: datetime, now: datetime, tz: str) -> date | None:
+    """The local day to sum up now for a summary that fell due at `due_at`, or None if it is too late.
+
+    A summary goes out late (after downtime) on its own local day only; once that day is over it is
+    skipped, and the caller schedules today's instead (`summary_instant(local_day(now), ...)`).
+    """
+    day = summary_day(due_at, tz)
+    return day if local_day(now, tz) == day else None
+
+
+_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_DAY_MONTH = re.compile(r"^(\d{1,2})[./](\d{1,2})\.?$")
+
+
+def _parse_day(word: str, today: date) -> date | None:
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return today - timedelta(days=1)
+    try:
+        found = _DATE.match(word)
+        if found is not None:
+            return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+        found = _DAY_MONTH.match(word)
+        if found is not None:
+            day = date(today.year, int(found.group(2)), int(found.group(1)))
+            return day if day <= today else day.replace(year=today.year - 1)
+    except ValueError:
+        return None
+    return None
+
+
+def parse_when(text: str, now: datetime, tz: str, current: datetime) -> datetime | None:
+    """A day and/or a time typed for a meal: `13:30`, `yesterday`, `yesterday 19:00`, `2025-05-04 12:00`,
+    `4.5. 8am`. What is left out stays as `current` has it (in zone `tz`); None when not understood."""
+    zone = ZoneInfo(tz)
+    local = current.astimezone(zone)
+    today = local_day(now, tz)
+    words = text.strip().lower().split()
+    if not words or len(words) > 3:
+        return None
+    day: date | None = None
+    if words and _parse_day(words[0], today) is not None:
+        day = _parse_day(words.pop(0), today)
+    minute = parse_clock(" ".join(words)) if words else None
+    if words and minute is None:
+        return None
+    if day is None and minute is None:
+        return None
+    if minute is None:
+        minute = local.hour * 60 + local.minute
+    wall = datetime.combine(day or local.date(), time(minute // 60, minute % 60), tzinfo=zone)
+    return wall.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    """The real clock (tests give the scheduler another)."""
+    return datetime.now(UTC)

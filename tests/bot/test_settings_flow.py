@@ -1,0 +1,147 @@
+"""/settings and /goal on the real bot: buttons, typed answers, a shared location."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from tests.bot.conftest import StartBot, control_clock, meal_log, run_summary_tick
+from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def oslo(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 6, 1, hour, minute, tzinfo=OSLO).astimezone(UTC)
+
+
+async def _press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
+    return await tg.wait_for_answer(await user.press(message, message.button(label)))
+
+
+async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    clock = control_clock(app, oslo(12))
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/timezone Europe/Oslo")
+    await tg.next_bot_message(1001)
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    assert view.text is not None and "Europe/Oslo (it's 12:00 there)" in view.text
+    assert "Daily summary: on, at 21:00" in view.text and "a short nudge" in view.text
+
+    await _press(tg, ann, view, "Summary time")
+    hours = await tg.wait_for_edit(view)
+    await _press(tg, ann, hours, "18")
+    minutes = await tg.wait_for_edit(view)
+    answer = await _press(tg, ann, minutes, "18:30")
+    assert answer["text"] == "Daily summary at 18:30."
+    view = await tg.wait_for_edit(view)
+    assert view.text is not None and "on, at 18:30" in view.text
+
+    await run_summary_tick(app, clock, oslo(18, 29))
+    assert tg.bot_messages(1001)[-1] is view
+    await run_summary_tick(app, clock, oslo(18, 30))
+    assert (tg.bot_messages(1001)[-1].text or "").startswith("🌙")
+
+    await _press(tg, ann, view, "Turn summaries off")
+    view = await tg.wait_for_edit(view)
+    assert view.text is not None and "Daily summary: off" in view.text
+    person = await meal_log(app).get_user(1001)
+    assert person is not None and not person.summaries_on
+    count = len(tg.bot_messages(1001))
+    await run_summary_tick(app, clock, datetime(2026, 6, 2, 18, 30, tzinfo=OSLO).astimezone(UTC))
+    assert len(tg.bot_messages(1001)) == count, "off means off"
+
+    await _press(tg, ann, view, "Empty days: say nothing")
+    view = await tg.wait_for_edit(view)
+    assert view.text is not None and "nothing logged: nothing" in view.text
+    await _press(tg, ann, view, "Turn summaries on")
+    view = await tg.wait_for_edit(view)
+    assert view.text is not None and "on, at 18:30" in view.text
+
+
+async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    await _press(tg, ann, view, "Timezone")
+    prompt = await tg.wait_for_edit(view)
+    assert prompt.text is not None and "Type your timezone" in prompt.text
+
+    await ann.send_text("Osloo")
+    unknown = await tg.next_bot_message(1001)
+    assert unknown.text is not None and "Europe/Oslo" in unknown.text, "a suggestion"
+    await ann.send_text("Tokyo")
+    done = await tg.next_bot_message(1001)
+    assert done.text is not None and "Timezone set to Asia/Tokyo." in done.text
+
+    await ann.send_location(59.91, 10.75)  # Oslo
+    located = await tg.next_bot_message(1001)
+    assert located.text is not None and "Europe/Oslo from your location" in located.text
+    await ann.send_location(0.0, -160.0)  # the Pacific: Etc/GMT+11, still a zone
+    sea = await tg.next_bot_message(1001)
+    assert sea.text is not None and "Etc/GMT+11" in sea.text
+
+
+async def test_a_meal_typed_while_a_prompt_waits_is_logged_as_a_meal(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    await _press(tg, ann, view, "Timezone")
+    await tg.wait_for_edit(view)
+    await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(1001)
+    assert card.text is not None and "Egg" in card.text and "Total" in card.text
+
+
+async def test_goals_typed(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/goal 2000 120 70 230")
+    saved = await tg.next_bot_message(1001)
+    assert saved.text == "🎯 Goals saved: 2000 kcal · protein 120 g · fat 70 g · carbs 230 g"
+    await ann.send_text("/goal")
+    ask = await tg.next_bot_message(1001)
+    assert ask.text is not None and "2000 kcal" in ask.text
+    await ann.send_text("1800 kcal, 140 protein")
+    saved = await tg.next_bot_message(1001)
+    assert saved.text is not None and "1800 kcal · protein 140 g" in saved.text
+    person = await meal_log(app).get_user(1001)
+    assert person is not None and person.goals["kcal"] == 1800 and person.pending is None
+
+
+async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/goal")
+    ask = await tg.next_bot_message(1001)
+    await _press(tg, ann, ask, "Compute")
+    sex = await tg.wait_for_edit(ask)
+    await _press(tg, ann, sex, "Male")
+    body = await tg.wait_for_edit(ask)
+    assert body.text is not None and "age, height" in body.text
+    await ann.send_text("30 180")
+    again = await tg.next_bot_message(1001)
+    assert again.text is not None and "Three numbers" in again.text
+    await ann.send_text("30 180 80")
+    activity = await tg.next_bot_message(1001)
+    await _press(tg, ann, activity, "Moderate")
+    aim = await tg.wait_for_edit(activity)
+    await _press(tg, ann, aim, "Keep")
+    proposal = await tg.wait_for_edit(activity)
+    assert proposal.text is not None
+    assert "Resting energy (Mifflin-St Jeor): 1780 kcal" in proposal.text
+    assert "× 1.55" in proposal.text and "2759 kcal" in proposal.text
+    await _press(tg, ann, proposal, "Use these")
+    await tg.wait_for_edit(activity)
+    person = await meal_log(app).get_user(1001)
+    assert person is not None
+    assert person.goals == {"kcal": 2759.0, "protein_g": 96.0, "fat_g": 92.0, "carbs_g": 387.0}
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    assert view.text is not None and "Goals: 2759 kcal" in view.text
