@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings
+from training import cli as training_cli
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (migrates the database first)")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
 
+    worker = sub.add_parser("worker", help="serve recognition jobs from Redis (QUEUE_URL)")
+    worker.add_argument("--name", help="consumer name (default: host-pid)")
+    worker.add_argument("--max-batch", type=int, default=32, help="photos per forward pass (32)")
+    worker.add_argument("--max-wait-ms", type=int, default=10, help="wait for a batch to fill (10)")
+    worker.add_argument(
+        "--claim-idle-ms", type=int, default=30_000, help="take over a dead worker's jobs after (30000)"
+    )
+
     predict = sub.add_parser("predict", help="recognize food in photos and print portions and macros")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--json", action="store_true", help="print one JSON array")
@@ -44,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     model_sub = model.add_subparsers(dest="model_command", required=True)
     build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
     build.add_argument("--force", action="store_true", help="rebuild even when it exists")
+    training_cli.add_commands(sub)
     return parser
 
 
@@ -91,6 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return _run(settings)
+    if args.command == "worker":
+        from bot.worker_command import run_worker
+
+        return run_worker(
+            settings,
+            name=args.name,
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+            claim_idle_ms=args.claim_idle_ms,
+        )
     if args.command == "migrate":
         from bot.migrate import upgrade_database
 
@@ -106,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_predict(args.images, args.json, args.top, settings, sys.stdout)
     if args.command == "model" and args.model_command == "build-default":
         return _build_default(settings, args.force)
+    if args.command in training_cli.COMMANDS:
+        return training_cli.run(args, settings)
     return 2
 
 
