@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from model import metrics
 from model.queue import BUSY_MESSAGE, INTERNAL_MESSAGE, TIMEOUT_MESSAGE
@@ -43,9 +44,11 @@ class RedisQueue:
         self.timeout_s = timeout_s
         self.max_pending = max_pending
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self._redis: Redis = Redis.from_url(url)
+        # Timeouts on every socket operation: a stalled connection ends in a "timeout" answer, not a hang.
+        self._redis: Redis = Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._waiting: dict[str, asyncio.Future[Recognition]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._closing = asyncio.Event()
 
     @property
     def reply_stream(self) -> str:
@@ -57,7 +60,15 @@ class RedisQueue:
         self._reader = asyncio.create_task(self._read_replies(), name="foodbot-redis-replies")
 
     async def recognize(self, image_bytes: bytes) -> Recognition:
-        """Recognize one photo through the workers; never raises for a full queue or slow workers."""
+        """Recognize one photo through the workers; never raises (full queue, slow workers, Redis down)."""
+        try:
+            return await asyncio.wait_for(self._recognize(image_bytes), self.timeout_s + 5)
+        except (TimeoutError, RedisError):
+            _LOGGER.exception("recognition through Redis failed")
+            metrics.ERRORS.labels(BACKEND, "timeout").inc()
+            return Recognition.failed("", TIMEOUT_MESSAGE, kind="timeout")
+
+    async def _recognize(self, image_bytes: bytes) -> Recognition:
         job = job_id(image_bytes)
         stored = await self._stored(job)
         if stored is not None:
@@ -94,7 +105,7 @@ class RedisQueue:
 
     async def _read_replies(self) -> None:
         last = "0-0"
-        while True:
+        while not self._closing.is_set():
             try:
                 batches: Any = await self._redis.xread({self.reply_stream: last}, count=256, block=1000)
             except asyncio.CancelledError:
@@ -120,9 +131,15 @@ class RedisQueue:
     async def close(self) -> None:
         """Stop following replies; photos still waiting get an "internal" answer rather than hanging."""
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            # Let the blocking XREAD (1 s) return rather than cancel it mid-read: a redis-py connection
+            # cancelled while reading was seen to stall closing the client for about 90 s.
+            self._closing.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), 5)
+            except TimeoutError:
+                self._reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reader
         for future in self._waiting.values():
             if not future.done():
                 future.set_result(Recognition.failed("", INTERNAL_MESSAGE, kind="internal"))

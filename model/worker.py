@@ -68,7 +68,7 @@ class StreamWorker:
         self.max_batch = max_batch
         self.max_wait_ms = max_wait_ms
         self.claim_idle_ms = claim_idle_ms
-        self._redis: Redis = Redis.from_url(url)
+        self._redis: Redis = Redis.from_url(url, socket_timeout=30, socket_connect_timeout=5)
         self.answered = 0
 
     async def ensure_group(self) -> None:

@@ -17,8 +17,8 @@ def test_saved_bundle_loads_back_and_predicts_the_same(default_bundle: ModelBund
     copy = save_bundle(tmp_path / "copy", default_bundle.state_dict(), default_bundle.meta)
     assert copy.id == default_bundle.id, "the id is derived from the weights"
     assert copy.meta == default_bundle.meta
-    [a] = Recognizer(copy, "cpu").predict([photo("orange.jpg")])
-    [b] = Recognizer(default_bundle, "cpu").predict([photo("orange.jpg")])
+    [a] = Recognizer(copy, "cpu", runtime="torch").predict([photo("orange.jpg")])
+    [b] = Recognizer(default_bundle, "cpu", runtime="torch").predict([photo("orange.jpg")])
     assert a == b
     assert not list(tmp_path.glob(".copy-*")), "no temporary directory is left behind"
 
