@@ -17,7 +17,7 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from model.bundle import ModelBundle
 from tests.services import postgres_url, scratch_postgres_database
-from tests.telegram_fake import FakeTelegram
+from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
 App = Any
 StartBot = Callable[..., Awaitable[App]]
@@ -137,3 +137,20 @@ def _summary_tick_runs_only_when_a_test_runs_it(monkeypatch: pytest.MonkeyPatch)
             job.enabled = False
 
     monkeypatch.setattr(bot.app, "schedule_summaries", paused)
+
+
+async def press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
+    """Press the button whose text contains `label`; returns the bot's answer to the press."""
+    query = await user.press(message, message.button(label))
+    return await tg.wait_for_answer(query)
+
+
+async def change_first_food_to_an_alternative(
+    tg: FakeTelegram, user: FakeUser, card: FakeMessage
+) -> tuple[FakeMessage, str]:
+    """Open the card's first food and pick the model's first alternative; returns the card and its label."""
+    await press(tg, user, card, card.buttons[0][0][0])
+    options = await tg.wait_for_edit(card)
+    alternative = next(text for row in options.buttons for text, _ in row if text.startswith("↔"))
+    await press(tg, user, options, alternative)
+    return await tg.wait_for_edit(card), alternative

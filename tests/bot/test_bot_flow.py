@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bot.conftest import StartBot, meal_log, stop_bot
+from tests.bot.conftest import StartBot, change_first_food_to_an_alternative, meal_log, press, stop_bot
 from tests.conftest import photo
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
@@ -18,11 +18,6 @@ async def _card_from_photo(
 ) -> FakeMessage:
     await user.send_photo(photo(name), caption=caption)
     return await tg.next_bot_message(user.chat_id, timeout=30)
-
-
-async def _press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
-    query = await user.press(message, message.button(label))
-    return await tg.wait_for_answer(query)
 
 
 async def test_photo_gets_one_card_with_foods_portions_and_macros(
@@ -48,7 +43,7 @@ async def test_save_then_today_lists_the_meal(tg: FakeTelegram, start_bot: Start
     await start_bot()
     ann = tg.user(1001, "Ann")
     card = await _card_from_photo(tg, ann, "coffee.png")
-    answer = await _press(tg, ann, card, "Save")
+    answer = await press(tg, ann, card, "Save")
     assert "Saved" in str(answer["text"])
     saved = await tg.wait_for_edit(card)
     assert saved.text is not None and "Saved" in saved.text
@@ -65,12 +60,7 @@ async def test_change_to_an_alternative_is_kept_as_a_correction(
     app = await start_bot()
     ann = tg.user(1001, "Ann")
     card = await _card_from_photo(tg, ann, "fruits.jpg")
-    first = card.buttons[0][0][0]
-    await _press(tg, ann, card, first)
-    options = await tg.wait_for_edit(card)
-    alternative = next(text for row in options.buttons for text, _ in row if text.startswith("↔"))
-    await _press(tg, ann, options, alternative)
-    changed = await tg.wait_for_edit(card)
+    changed, alternative = await change_first_food_to_an_alternative(tg, ann, card)
     chosen = alternative.removeprefix("↔ ").strip()
     assert changed.text is not None and chosen in changed.text
     corrections = await meal_log(app).corrections(1001)
@@ -86,14 +76,14 @@ async def test_portion_buttons_and_typed_grams(tg: FakeTelegram, start_bot: Star
     await ann.send_text("100 g rice")
     card = await tg.next_bot_message(ann.chat_id)
     assert card.text is not None and "100 g" in card.text
-    await _press(tg, ann, card, card.buttons[0][0][0])
+    await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
-    await _press(tg, ann, options, "2×")
+    await press(tg, ann, options, "2×")
     doubled = await tg.wait_for_edit(card)
     assert doubled.text is not None and "200 g" in doubled.text
-    await _press(tg, ann, doubled, doubled.buttons[0][0][0])
+    await press(tg, ann, doubled, doubled.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
-    await _press(tg, ann, options, "grams")
+    await press(tg, ann, options, "grams")
     prompt = await tg.wait_for_edit(card)
     assert prompt.text is not None and "How many grams" in prompt.text
     await ann.send_text("abc")
@@ -109,16 +99,16 @@ async def test_add_a_food_by_searching_and_remove_one(tg: FakeTelegram, start_bo
     await start_bot()
     ann = tg.user(1001, "Ann")
     card = await _card_from_photo(tg, ann, "coffee.png")
-    await _press(tg, ann, card, "Add food")
+    await press(tg, ann, card, "Add food")
     await tg.wait_for_edit(card)
     await ann.send_text("croissant")
     results = await tg.next_bot_message(ann.chat_id)
     assert results.text is not None and "croissant" in results.text
-    await _press(tg, ann, results, "Croissant")
+    await press(tg, ann, results, "Croissant")
     with_croissant = await tg.wait_for_edit(results)
     assert with_croissant.text is not None
     assert "Espresso" in with_croissant.text and "Croissant" in with_croissant.text
-    await _press(tg, ann, with_croissant, with_croissant.buttons[0][1][0])  # ✖ on the first food
+    await press(tg, ann, with_croissant, with_croissant.buttons[0][1][0])  # ✖ on the first food
     removed = await tg.wait_for_edit(results)
     assert removed.text is not None and "Espresso" not in removed.text and "Croissant" in removed.text
 
@@ -129,7 +119,7 @@ async def test_quick_entry_offers_a_card_to_save(tg: FakeTelegram, start_bot: St
     await ann.send_text("2 eggs")
     card = await tg.next_bot_message(ann.chat_id)
     assert card.text is not None and "Egg" in card.text
-    await _press(tg, ann, card, "Save")
+    await press(tg, ann, card, "Save")
     day = await meal_log(app).last_saved(1001)
     assert day is not None and day.items[0].food_key == "egg" and day.items[0].source == "typed"
     await ann.send_text("hello there")
@@ -144,7 +134,7 @@ async def test_no_food_photo_invites_typing_and_adds_it(tg: FakeTelegram, start_
     assert card.text is not None and "couldn't find food" in card.text
     await ann.send_text("banana")
     results = await tg.next_bot_message(ann.chat_id)
-    await _press(tg, ann, results, "Banana")
+    await press(tg, ann, results, "Banana")
     filled = await tg.wait_for_edit(results)
     assert filled.text is not None and "Banana" in filled.text and "Total" in filled.text
 
@@ -180,7 +170,7 @@ async def test_stale_forged_and_foreign_presses_get_a_toast(tg: FakeTelegram, st
     assert "no longer there" in str((await tg.wait_for_answer(foreign))["text"])
     forged = await ann.press(card, "ok:not-a-number::", check=False)
     assert "out of date" in str((await tg.wait_for_answer(forged))["text"])
-    await _press(tg, ann, card, "Discard")
+    await press(tg, ann, card, "Discard")
     again = await ann.press(card, save, check=False)
     assert "no longer there" in str((await tg.wait_for_answer(again))["text"])
     assert not tg.errors or all("not modified" not in e[2] for e in tg.errors)
@@ -192,7 +182,7 @@ async def test_a_draft_survives_a_restart(tg: FakeTelegram, start_bot: StartBot)
     card = await _card_from_photo(tg, ann, "coffee.png")
     await stop_bot(first)
     second = await start_bot()
-    answer = await _press(tg, ann, card, "Save")
+    answer = await press(tg, ann, card, "Save")
     assert "Saved" in str(answer["text"])
     assert (await meal_log(second).last_saved(1001)) is not None
 
@@ -202,12 +192,12 @@ async def test_undo_deletes_the_last_meal_after_confirmation(tg: FakeTelegram, s
     ann = tg.user(1001, "Ann")
     await ann.send_text("200 g rice")
     card = await tg.next_bot_message(ann.chat_id)
-    await _press(tg, ann, card, "Save")
+    await press(tg, ann, card, "Save")
     await ann.send_text("/undo")
     confirm = await tg.next_bot_message(ann.chat_id)
     assert confirm.text is not None and "rice" in confirm.text
     assert await meal_log(app).last_saved(1001) is not None, "nothing is deleted before the confirmation"
-    await _press(tg, ann, confirm, "Yes, delete")
+    await press(tg, ann, confirm, "Yes, delete")
     assert await meal_log(app).last_saved(1001) is None
     await ann.send_text("/undo")
     nothing = await tg.next_bot_message(ann.chat_id)
@@ -254,7 +244,7 @@ async def test_the_same_flow_on_postgresql(
     app = await start_bot(postgres_database)
     ann = tg.user(1001, "Ann")
     card = await _card_from_photo(tg, ann, "coffee.png")
-    await _press(tg, ann, card, "Save")
+    await press(tg, ann, card, "Save")
     await ann.send_text("/today")
     today = await tg.next_bot_message(ann.chat_id)
     assert today.text is not None and "Espresso" in today.text

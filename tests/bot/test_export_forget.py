@@ -13,13 +13,16 @@ from sqlalchemy import func, or_, select
 from bot.db.engine import make_engine
 from bot.db.models import Base
 from bot.meal_log import NewItem
-from tests.bot.conftest import App, StartBot, control_clock, meal_log
+from tests.bot.conftest import (
+    App,
+    StartBot,
+    change_first_food_to_an_alternative,
+    control_clock,
+    meal_log,
+    press,
+)
 from tests.conftest import photo
-from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
-
-
-async def _press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
-    return await tg.wait_for_answer(await user.press(message, message.button(label)))
+from tests.telegram_fake import FakeTelegram, FakeUser
 
 
 async def test_export_is_a_csv_of_every_meal_and_item(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -71,12 +74,8 @@ async def _ann_and_bob_use_the_bot(app: App, tg: FakeTelegram) -> FakeUser:
     ann = tg.user(1001, "Ann")
     await ann.send_photo(photo("fruits.jpg"))
     card = await tg.next_bot_message(1001, timeout=30)
-    await _press(tg, ann, card, card.buttons[0][0][0])
-    options = await tg.wait_for_edit(card)
-    alternative = next(text for row in options.buttons for text, _ in row if text.startswith("↔"))
-    await _press(tg, ann, options, alternative)
-    card = await tg.wait_for_edit(card)
-    await _press(tg, ann, card, "Save")
+    card, _alternative = await change_first_food_to_an_alternative(tg, ann, card)
+    await press(tg, ann, card, "Save")
     log = meal_log(app)
     typed = await log.start_draft(1001, eaten_at=datetime.now(UTC), items=[NewItem("egg", 100, "typed")])
     await log.save_meal(typed.id, 1001)
@@ -142,12 +141,12 @@ async def test_forget_after_confirmation_leaves_nothing_in_any_table(
     await ann.send_text("/forget")
     ask = await tg.next_bot_message(1001)
     assert ask.text is not None and "3 meals" in ask.text
-    await _press(tg, ann, ask, "Cancel")
+    await press(tg, ann, ask, "Cancel")
     assert (await _rows_of(url, 1001, meal_ids, item_ids)) == before, "cancel deletes nothing"
 
     await ann.send_text("/forget")
     ask = await tg.next_bot_message(1001)
-    answer = await _press(tg, ann, ask, "Yes, delete everything")
+    answer = await press(tg, ann, ask, "Yes, delete everything")
     assert answer["text"] == "Deleted."
     done = await tg.wait_for_edit(ask)
     assert done.text is not None and "deleted everything" in done.text

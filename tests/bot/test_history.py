@@ -7,7 +7,14 @@ from zoneinfo import ZoneInfo
 
 from bot.meal_log import NewItem
 from bot.services import SERVICES_KEY, Services
-from tests.bot.conftest import App, StartBot, control_clock, meal_log
+from tests.bot.conftest import (
+    App,
+    StartBot,
+    change_first_food_to_an_alternative,
+    control_clock,
+    meal_log,
+    press,
+)
 from tests.conftest import photo
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
@@ -36,10 +43,6 @@ async def _saved(app: App, at: datetime, *items: tuple[str, float]) -> int:
     draft = await log.start_draft(1001, eaten_at=at, items=[NewItem(k, g, "typed") for k, g in items])
     assert await log.save_meal(draft.id, 1001) is not None
     return draft.id
-
-
-async def _press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
-    return await tg.wait_for_answer(await user.press(message, message.button(label)))
 
 
 async def test_week_is_a_chart_of_the_last_7_days_with_the_numbers(
@@ -89,14 +92,14 @@ async def test_history_steps_through_the_days(tg: FakeTelegram, start_bot: Start
     labels = [text for row in day.buttons for text, _ in row]
     assert "✏️ Edit meal 1" in labels and "◀ Wed 6" in labels and not any("▶" in t for t in labels)
 
-    await _press(tg, ann, day, "◀ Wed 6")
+    await press(tg, ann, day, "◀ Wed 6")
     day = await tg.wait_for_edit(day)
     assert day.text is not None and "Wednesday, 6 May" in day.text and "Pizza" in day.text
-    await _press(tg, ann, day, "◀ Tue 5")
+    await press(tg, ann, day, "◀ Tue 5")
     day = await tg.wait_for_edit(day)
     assert day.text is not None and "Nothing logged" in day.text
     assert {"Today", "Wed 6 ▶"} <= {text for row in day.buttons for text, _ in row}
-    await _press(tg, ann, day, "Today")
+    await press(tg, ann, day, "Today")
     day = await tg.wait_for_edit(day)
     assert day.text is not None and "Thursday, 7 May" in day.text
 
@@ -115,32 +118,32 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
 
     await ann.send_text("/history")
     day = await tg.next_bot_message(1001)
-    answer = await _press(tg, ann, day, "Edit meal 1")
+    answer = await press(tg, ann, day, "Edit meal 1")
     assert "Save" in str(answer["text"])
     card = await tg.next_bot_message(1001)
     assert card.text is not None and "White rice" in card.text and "100 g" in card.text
     assert [m.id for m in await log.meals_on(1001, TODAY)] == [original], "still there while editing"
 
-    await _press(tg, ann, card, card.buttons[0][0][0])
+    await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
-    await _press(tg, ann, options, "2×")
+    await press(tg, ann, options, "2×")
     card = await tg.wait_for_edit(card)
     assert card.text is not None and "200 g" in card.text
 
-    await _press(tg, ann, card, "Day & time")
+    await press(tg, ann, card, "Day & time")
     picker = await tg.wait_for_edit(card)
     assert picker.text is not None and "Thursday 7 May, 11:30" in picker.text
-    moved = await _press(tg, ann, picker, "Day before")
+    moved = await press(tg, ann, picker, "Day before")
     assert moved["text"] == "Moved to Wed 6 May, 11:30."
-    forward = await _press(tg, ann, await tg.wait_for_edit(card), "Day after")
+    forward = await press(tg, ann, await tg.wait_for_edit(card), "Day after")
     assert forward["text"] == "Moved to Thu 7 May, 11:30."
-    later = await _press(tg, ann, await tg.wait_for_edit(card), "+1 h")
+    later = await press(tg, ann, await tg.wait_for_edit(card), "+1 h")
     assert later["text"] == "That's in the future."
-    await _press(tg, ann, picker, "Day before")
+    await press(tg, ann, picker, "Day before")
     await tg.wait_for_edit(card)
-    await _press(tg, ann, picker, "Back to the meal")
+    await press(tg, ann, picker, "Back to the meal")
     card = await tg.wait_for_edit(card)
-    saved = await _press(tg, ann, card, "Save")
+    saved = await press(tg, ann, card, "Save")
     assert str(saved["text"]).startswith("Saved.")
 
     assert await log.meals_on(1001, TODAY) == []
@@ -156,11 +159,11 @@ async def test_discarding_a_reopened_meal_keeps_it_as_it_was(tg: FakeTelegram, s
     original = await _saved(app, oslo(7, 8), ("banana", 120))
     await ann.send_text("/history")
     day = await tg.next_bot_message(1001)
-    await _press(tg, ann, day, "Edit meal 1")
+    await press(tg, ann, day, "Edit meal 1")
     card = await tg.next_bot_message(1001)
-    await _press(tg, ann, card, card.buttons[0][1][0])  # ✖ the banana
+    await press(tg, ann, card, card.buttons[0][1][0])  # ✖ the banana
     card = await tg.wait_for_edit(card)
-    await _press(tg, ann, card, "Discard")
+    await press(tg, ann, card, "Discard")
     (kept,) = await meal_log(app).all_meals(1001)
     assert kept.id == original and kept.status == "saved" and kept.items[0].food_key == "banana"
 
@@ -171,9 +174,9 @@ async def test_a_typed_day_and_time_moves_a_new_meal(tg: FakeTelegram, start_bot
     ann = await _ann(app, tg)
     await ann.send_text("2 eggs")
     card = await tg.next_bot_message(1001)
-    await _press(tg, ann, card, "Day & time")
+    await press(tg, ann, card, "Day & time")
     picker = await tg.wait_for_edit(card)
-    await _press(tg, ann, picker, "Type a day and time")
+    await press(tg, ann, picker, "Type a day and time")
     await tg.wait_for_edit(card)
     await ann.send_text("soon")
     retry = await tg.next_bot_message(1001)
@@ -181,7 +184,7 @@ async def test_a_typed_day_and_time_moves_a_new_meal(tg: FakeTelegram, start_bot
     await ann.send_text("yesterday 19:30")
     new_card = await tg.next_bot_message(1001)
     assert card.buttons == [], "the old card gave way"
-    await _press(tg, ann, new_card, "Save")
+    await press(tg, ann, new_card, "Save")
     (meal,) = await meal_log(app).meals_on(1001, date(2026, 5, 6))
     assert meal.eaten_at == oslo(6, 19, 30)
 
@@ -193,12 +196,8 @@ async def test_reopening_a_photo_meal_keeps_one_correction_per_food(
     ann = tg.user(1001, "Ann")
     await ann.send_photo(photo("fruits.jpg"))
     card = await tg.next_bot_message(1001, timeout=30)
-    await _press(tg, ann, card, card.buttons[0][0][0])
-    options = await tg.wait_for_edit(card)
-    alternative = next(text for row in options.buttons for text, _ in row if text.startswith("↔"))
-    await _press(tg, ann, options, alternative)
-    card = await tg.wait_for_edit(card)
-    await _press(tg, ann, card, "Save")
+    card, _alternative = await change_first_food_to_an_alternative(tg, ann, card)
+    await press(tg, ann, card, "Save")
     log = meal_log(app)
     (changed,) = await log.corrections(1001)
     assert changed.kind == "changed"
@@ -209,24 +208,24 @@ async def test_reopening_a_photo_meal_keeps_one_correction_per_food(
     # Reopened, changed back to what the model said, saved: no correction is left.
     card = await _reopen_last(tg, ann)
     assert await log.corrections(1001) == [changed], "nothing changes while the copy is open"
-    await _press(tg, ann, card, card.buttons[0][0][0])
+    await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
-    await _press(tg, ann, options, f"↔ {model_food.name[:20]}")
+    await press(tg, ann, options, f"↔ {model_food.name[:20]}")
     card = await tg.wait_for_edit(card)
-    await _press(tg, ann, card, "Save")
+    await press(tg, ann, card, "Save")
     assert await log.corrections(1001) == []
 
     # Reopened, a banana added and the model's food removed: one "removed", one "added".
     card = await _reopen_last(tg, ann)
-    await _press(tg, ann, card, "Add food")
+    await press(tg, ann, card, "Add food")
     await tg.wait_for_edit(card)
     await ann.send_text("banana")
     results = await tg.next_bot_message(1001)
-    await _press(tg, ann, results, "Banana")
+    await press(tg, ann, results, "Banana")
     card = await tg.wait_for_edit(results)
-    await _press(tg, ann, card, card.buttons[0][1][0])  # ✖ the model's food
+    await press(tg, ann, card, card.buttons[0][1][0])  # ✖ the model's food
     card = await tg.wait_for_edit(results)
-    await _press(tg, ann, card, "Save")
+    await press(tg, ann, card, "Save")
     (meal,) = await log.all_meals(1001)
     corrections = await log.corrections(1001)
     assert sorted((c.kind, c.model_key, c.final_key) for c in corrections) == [
@@ -239,5 +238,5 @@ async def test_reopening_a_photo_meal_keeps_one_correction_per_food(
 async def _reopen_last(tg: FakeTelegram, ann: FakeUser) -> FakeMessage:
     await ann.send_text("/history")
     day = await tg.next_bot_message(1001)
-    await _press(tg, ann, day, "Edit meal 1")
+    await press(tg, ann, day, "Edit meal 1")
     return await tg.next_bot_message(1001)

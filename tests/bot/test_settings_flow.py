@@ -5,18 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from tests.bot.conftest import StartBot, control_clock, meal_log, run_summary_tick
-from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
+from tests.bot.conftest import StartBot, control_clock, meal_log, press, run_summary_tick
+from tests.telegram_fake import FakeTelegram
 
 OSLO = ZoneInfo("Europe/Oslo")
 
 
 def oslo(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 6, 1, hour, minute, tzinfo=OSLO).astimezone(UTC)
-
-
-async def _press(tg: FakeTelegram, user: FakeUser, message: FakeMessage, label: str) -> dict[str, object]:
-    return await tg.wait_for_answer(await user.press(message, message.button(label)))
 
 
 async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -30,11 +26,11 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     assert view.text is not None and "Europe/Oslo (it's 12:00 there)" in view.text
     assert "Daily summary: on, at 21:00" in view.text and "a short nudge" in view.text
 
-    await _press(tg, ann, view, "Summary time")
+    await press(tg, ann, view, "Summary time")
     hours = await tg.wait_for_edit(view)
-    await _press(tg, ann, hours, "18")
+    await press(tg, ann, hours, "18")
     minutes = await tg.wait_for_edit(view)
-    answer = await _press(tg, ann, minutes, "18:30")
+    answer = await press(tg, ann, minutes, "18:30")
     assert answer["text"] == "Daily summary at 18:30."
     view = await tg.wait_for_edit(view)
     assert view.text is not None and "on, at 18:30" in view.text
@@ -44,7 +40,7 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     await run_summary_tick(app, clock, oslo(18, 30))
     assert (tg.bot_messages(1001)[-1].text or "").startswith("🌙")
 
-    await _press(tg, ann, view, "Turn summaries off")
+    await press(tg, ann, view, "Turn summaries off")
     view = await tg.wait_for_edit(view)
     assert view.text is not None and "Daily summary: off" in view.text
     person = await meal_log(app).get_user(1001)
@@ -53,10 +49,10 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     await run_summary_tick(app, clock, datetime(2026, 6, 2, 18, 30, tzinfo=OSLO).astimezone(UTC))
     assert len(tg.bot_messages(1001)) == count, "off means off"
 
-    await _press(tg, ann, view, "Empty days: say nothing")
+    await press(tg, ann, view, "Empty days: say nothing")
     view = await tg.wait_for_edit(view)
     assert view.text is not None and "nothing logged: nothing" in view.text
-    await _press(tg, ann, view, "Turn summaries on")
+    await press(tg, ann, view, "Turn summaries on")
     view = await tg.wait_for_edit(view)
     assert view.text is not None and "on, at 18:30" in view.text
 
@@ -66,7 +62,7 @@ async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_
     ann = tg.user(1001, "Ann")
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
-    await _press(tg, ann, view, "Timezone")
+    await press(tg, ann, view, "Timezone")
     prompt = await tg.wait_for_edit(view)
     assert prompt.text is not None and "Type your timezone" in prompt.text
 
@@ -92,7 +88,7 @@ async def test_a_meal_typed_while_a_prompt_waits_is_logged_as_a_meal(
     ann = tg.user(1001, "Ann")
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
-    await _press(tg, ann, view, "Timezone")
+    await press(tg, ann, view, "Timezone")
     await tg.wait_for_edit(view)
     await ann.send_text("2 eggs")
     card = await tg.next_bot_message(1001)
@@ -120,9 +116,9 @@ async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start
     ann = tg.user(1001, "Ann")
     await ann.send_text("/goal")
     ask = await tg.next_bot_message(1001)
-    await _press(tg, ann, ask, "Compute")
+    await press(tg, ann, ask, "Compute")
     sex = await tg.wait_for_edit(ask)
-    await _press(tg, ann, sex, "Male")
+    await press(tg, ann, sex, "Male")
     body = await tg.wait_for_edit(ask)
     assert body.text is not None and "age, height" in body.text
     await ann.send_text("30 180")
@@ -130,14 +126,14 @@ async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start
     assert again.text is not None and "Three numbers" in again.text
     await ann.send_text("30 180 80")
     activity = await tg.next_bot_message(1001)
-    await _press(tg, ann, activity, "Moderate")
+    await press(tg, ann, activity, "Moderate")
     aim = await tg.wait_for_edit(activity)
-    await _press(tg, ann, aim, "Keep")
+    await press(tg, ann, aim, "Keep")
     proposal = await tg.wait_for_edit(activity)
     assert proposal.text is not None
     assert "Resting energy (Mifflin-St Jeor): 1780 kcal" in proposal.text
     assert "× 1.55" in proposal.text and "2759 kcal" in proposal.text
-    await _press(tg, ann, proposal, "Use these")
+    await press(tg, ann, proposal, "Use these")
     await tg.wait_for_edit(activity)
     person = await meal_log(app).get_user(1001)
     assert person is not None
