@@ -40,17 +40,23 @@ _PIL_RESAMPLE = {
 class CenterCropTransform:
     """timm's evaluation transform for the usual case, computed with Pillow and numpy.
 
-    It gives the same numbers as timm's (torchvision) Resize → CenterCrop → ToTensor → Normalize — the
-    same Pillow resize, the same crop box — in about a fifth of the time, which matters on a CPU where
-    decoding shares the cores with the model. `build_fast_transform` uses it only where it applies.
+    It gives timm's (torchvision) Resize → CenterCrop → ToTensor → Normalize numbers — the same Pillow
+    bicubic, the same crop box — within one grey level on a few pixels in ten thousand (Pillow rounds a
+    resampled column a hair differently when only the cropped columns are computed; probabilities move
+    by about 1e-4, ten times less than the ONNX export is allowed to), in about a third of the time.
+    That matters on a CPU where decoding shares the cores with the model. `build_fast_transform` uses it
+    only where it applies.
     """
 
     def __init__(self, config: DataConfig) -> None:
         self.size = config.resize_size
         self.height, self.width = config.input_size[1], config.input_size[2]
         self.resample = _PIL_RESAMPLE[config.interpolation]
-        self.scale = (1.0 / (255.0 * np.asarray(config.std, dtype=np.float32))).reshape(1, 1, 3)
-        self.shift = np.asarray(config.mean, dtype=np.float32) / np.asarray(config.std, dtype=np.float32)
+        # (x / 255 - mean) / std as one multiply and one subtract per channel, written in place into the
+        # CHW output: a fifth of the time of numpy's HWC float temporaries plus a transposing copy.
+        std = np.asarray(config.std, dtype=np.float32)
+        self.scale = (1.0 / (255.0 * std)).reshape(3, 1, 1)
+        self.shift = (np.asarray(config.mean, dtype=np.float32) / std).reshape(3, 1, 1)
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         width, height = image.size
@@ -58,13 +64,21 @@ class CenterCropTransform:
             new_w, new_h = self.size, int(self.size * height / width)
         else:
             new_w, new_h = int(self.size * width / height), self.size
-        if (new_w, new_h) != (width, height):
-            image = image.resize((new_w, new_h), self.resample)
         top = round((new_h - self.height) / 2.0)
         left = round((new_w - self.width) / 2.0)
+        if (new_w, new_h) != (width, height):
+            # Only the columns the crop keeps are resampled (Pillow's `box`, in source pixels): a landscape
+            # phone photo loses a third of its width to the centre crop, so this saves a third of the
+            # resize. Rows are resampled in full because a vertical box changes Pillow's rounding more.
+            scale = width / new_w
+            box = (left * scale, 0.0, (left + self.width) * scale, float(height))
+            image = image.resize((self.width, new_h), self.resample, box=box)
+            left = 0
         image = image.crop((left, top, left + self.width, top + self.height))
-        pixels = np.asarray(image, dtype=np.float32) * self.scale - self.shift
-        return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        out = np.empty((3, self.height, self.width), dtype=np.float32)
+        np.multiply(np.asarray(image).transpose(2, 0, 1), self.scale, out=out)
+        np.subtract(out, self.shift, out=out)
+        return torch.from_numpy(out)
 
 
 def build_fast_transform(config: DataConfig) -> Transform:

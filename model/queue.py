@@ -78,10 +78,11 @@ class InProcessQueue:
         self.max_wait = max_wait_ms / 1000
         self.timeout_s = timeout_s
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=max_pending)
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foodbot-model")
+        self._model_threads: ThreadPoolExecutor | None = None
         self._decoders = ThreadPoolExecutor(max_workers=decode_threads, thread_name_prefix="foodbot-decode")
         self._recognizer: Recognizer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
         #: Sizes of the batches run so far (most recent last, bounded); for tests and metrics.
         self.batch_sizes: list[int] = []
 
@@ -95,9 +96,10 @@ class InProcessQueue:
         """Load the model (in the model thread, off the event loop) and start batching."""
         if self._task is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._recognizer = await loop.run_in_executor(self._model_thread, self._factory)
-        self._task = asyncio.create_task(self._run(), name="foodbot-batcher")
+        self._recognizer = await asyncio.to_thread(self._factory)
+        depth = self._recognizer.runtime.pipeline_depth
+        self._model_threads = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="foodbot-model")
+        self._task = asyncio.create_task(self._run(depth), name="foodbot-batcher")
 
     async def recognize(self, image_bytes: bytes) -> Recognition:
         """Recognize one photo; never raises for bad input, a full queue or a slow model."""
@@ -130,9 +132,10 @@ class InProcessQueue:
         metrics.ERRORS.labels(BACKEND, kind).inc()
         return Recognition.failed(self.recognizer.bundle_id, message, kind=kind)
 
-    async def _next_batch(self) -> list[_Job]:
+    async def _next_batch(self, batch: list[_Job]) -> None:
+        """Fill `batch` (given by the caller, so a shutdown mid-way still sees what was taken)."""
         loop = asyncio.get_running_loop()
-        batch = [await self._queue.get()]
+        batch.append(await self._queue.get())
         deadline = loop.time() + self.max_wait
         while len(batch) < self.max_batch:
             try:
@@ -147,32 +150,60 @@ class InProcessQueue:
                 batch.append(await asyncio.wait_for(self._queue.get(), remaining))
             except TimeoutError:
                 break
-        return batch
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        recognizer = self.recognizer
+    async def _run(self, depth: int) -> None:
+        """Form batches and hand them to the model, at most `depth` at a time.
+
+        A slot is taken *before* the batch is formed, so while the model is busy photos pile up in the
+        queue and the next batch is as large as the backlog allows (up to `max_batch`).
+        """
+        slots = asyncio.Semaphore(depth)
         while True:
-            batch = [job for job in await self._next_batch() if not job.future.done()]
-            if not batch:
-                continue
-            self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
-            started = time.perf_counter()
-            metrics.QUEUE_DEPTH.labels(BACKEND).set(self._queue.qsize())
-            metrics.BATCH_SIZE.labels(BACKEND).observe(len(batch))
-            for job in batch:
-                metrics.QUEUE_SECONDS.labels(BACKEND).observe(started - job.queued_at)
+            await slots.acquire()
+            forming: list[_Job] = []
             try:
-                answers = await loop.run_in_executor(self._model_thread, _run_batch, recognizer, batch)
-                metrics.INFERENCE_SECONDS.labels(BACKEND).observe(time.perf_counter() - started)
-            except Exception:
-                _LOGGER.exception("recognition failed for a batch of %d", len(batch))
-                answers = [Recognition.failed(recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")] * len(
-                    batch
+                await self._next_batch(forming)
+            except BaseException:
+                slots.release()
+                self._fail_internal(forming)
+                raise
+            batch = [job for job in forming if not job.future.done()]
+            if not batch:
+                slots.release()
+                continue
+            task = asyncio.create_task(self._answer(batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            task.add_done_callback(lambda _task: slots.release())
+
+    def _fail_internal(self, jobs: list[_Job]) -> None:
+        """Answer jobs that will never reach the model (shutdown) with a clear error instead of silence."""
+        for job in jobs:
+            if not job.future.done() and self._recognizer is not None:
+                job.future.set_result(
+                    Recognition.failed(self._recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")
                 )
-            for job, answer in zip(batch, answers, strict=True):
-                if not job.future.done():
-                    job.future.set_result(answer)
+
+    async def _answer(self, batch: list[_Job]) -> None:
+        """One forward pass in a model thread; every job of the batch gets its answer, whatever happens."""
+        recognizer = self.recognizer
+        self.batch_sizes = [*self.batch_sizes[-999:], len(batch)]
+        started = time.perf_counter()
+        metrics.QUEUE_DEPTH.labels(BACKEND).set(self._queue.qsize())
+        metrics.BATCH_SIZE.labels(BACKEND).observe(len(batch))
+        for job in batch:
+            metrics.QUEUE_SECONDS.labels(BACKEND).observe(started - job.queued_at)
+        loop = asyncio.get_running_loop()
+        try:
+            answers = await loop.run_in_executor(self._model_threads, _run_batch, recognizer, batch)
+            metrics.INFERENCE_SECONDS.labels(BACKEND).observe(time.perf_counter() - started)
+        except Exception:
+            _LOGGER.exception("recognition failed for a batch of %d", len(batch))
+            self._fail_internal(batch)
+            return
+        for job, answer in zip(batch, answers, strict=True):
+            if not job.future.done():
+                job.future.set_result(answer)
 
     async def close(self) -> None:
         """Stop batching; callers still waiting get an "internal" answer rather than hanging."""
@@ -181,11 +212,9 @@ class InProcessQueue:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        while not self._queue.empty():
-            job = self._queue.get_nowait()
-            if not job.future.done() and self._recognizer is not None:
-                job.future.set_result(
-                    Recognition.failed(self._recognizer.bundle_id, INTERNAL_MESSAGE, kind="internal")
-                )
-        self._model_thread.shutdown(wait=False)
+        if self._in_flight:  # batches the model is on: their answers are moments away
+            await asyncio.wait(self._in_flight, timeout=self.timeout_s)
+        self._fail_internal([self._queue.get_nowait() for _ in range(self._queue.qsize())])
+        if self._model_threads is not None:
+            self._model_threads.shutdown(wait=False)
         self._decoders.shutdown(wait=False)

@@ -19,7 +19,7 @@ from model.device_decode import DevicePreprocessor
 from model.images import ImageDecodeError
 from model.preprocess import Preprocessor
 from model.recognition import RankedFood, Recognition
-from model.runtime import make_runtime
+from model.runtime import Batch, make_runtime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -31,11 +31,18 @@ RAW_LABELS_KEPT = 10
 
 @dataclass(frozen=True, slots=True)
 class _FoodIndex:
-    """Which output columns belong to which food key (several labels may share one food)."""
+    """Which output columns belong to which food key (several labels may share one food).
+
+    ``grouped`` lists the columns food by food and ``starts`` where each food's run begins, so one
+    ``np.add.reduceat`` (or ``np.maximum.reduceat``) scores every food at once: interpreting a photo
+    runs once per photo on the serving path, and a Python loop over the foods cost as much as decoding.
+    """
 
     keys: tuple[str, ...]
     columns: tuple[tuple[int, ...], ...]
     food_columns: np.ndarray
+    grouped: np.ndarray
+    starts: np.ndarray
 
 
 def _index_foods(bundle: ModelBundle) -> _FoodIndex:
@@ -47,7 +54,9 @@ def _index_foods(bundle: ModelBundle) -> _FoodIndex:
     keys = tuple(by_key)
     columns = tuple(tuple(by_key[k]) for k in keys)
     food_columns = np.array(sorted(c for cols in columns for c in cols), dtype=np.int64)
-    return _FoodIndex(keys, columns, food_columns)
+    grouped = np.array([c for cols in columns for c in cols], dtype=np.int64)
+    starts = np.cumsum([0, *(len(cols) for cols in columns[:-1])], dtype=np.int64)
+    return _FoodIndex(keys, columns, food_columns, grouped, starts)
 
 
 class Recognizer:
@@ -106,9 +115,9 @@ class Recognizer:
         """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
         if not tensors:
             return []
-        return [self.interpret(row) for row in self.probabilities(torch.stack(list(tensors)))]
+        return [self.interpret(row) for row in self.probabilities(tensors)]
 
-    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+    def probabilities(self, batch: Batch) -> np.ndarray:
         """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""
         return self.runtime.probabilities(batch)
 
@@ -121,12 +130,14 @@ class Recognizer:
         else `thresholds["default"]`, else 0.5); no food when none does.
         """
         meta = self.bundle.meta
-        top_labels = np.argsort(-probs)[:RAW_LABELS_KEPT]
+        kept = min(RAW_LABELS_KEPT, len(probs))
+        top_labels = np.argpartition(-probs, kept - 1)[:kept]
+        top_labels = top_labels[np.argsort(-probs[top_labels], kind="stable")]
         labels = tuple((meta.labels[int(i)], round(float(probs[i]), 6)) for i in top_labels)
-        scores = [
-            float(probs[list(cols)].max() if meta.head == "sigmoid" else probs[list(cols)].sum())
-            for cols in self._foods.columns
-        ]
+        scores: list[float] = []
+        if self._foods.keys:
+            reduce = np.maximum if meta.head == "sigmoid" else np.add
+            scores = reduce.reduceat(probs[self._foods.grouped], self._foods.starts).tolist()
         order = sorted(range(len(scores)), key=lambda i: -scores[i])[: self.top_k]
         if meta.head == "sigmoid":
             present = {i for i in order if scores[i] >= self._threshold_of(i)}

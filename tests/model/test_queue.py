@@ -75,16 +75,19 @@ async def test_full_queue_answers_busy_at_once_and_slow_model_times_out(default_
     q = InProcessQueue(factory, max_batch=1, max_wait_ms=1, max_pending=1, timeout_s=1.0)
     await q.start()
     try:
-        first = asyncio.create_task(q.recognize(photo("coffee.png")))  # taken by the model, held at the gate
+        held = []
+        for _ in range(q.recognizer.runtime.pipeline_depth):  # taken by the model, held at the gate
+            held.append(asyncio.create_task(q.recognize(photo("coffee.png"))))
+            await asyncio.sleep(0.3)
+        waiting = asyncio.create_task(q.recognize(photo("coffee.png")))  # waits in the queue (1 slot)
         await asyncio.sleep(0.3)
-        second = asyncio.create_task(q.recognize(photo("coffee.png")))  # waits in the queue (1 slot)
-        await asyncio.sleep(0.3)
-        third = await q.recognize(photo("coffee.png"))
-        assert third.error_kind == "busy"
-        assert "try again" in (third.error or "")
-        assert (await second).error_kind == "timeout"
+        refused = await q.recognize(photo("coffee.png"))
+        assert refused.error_kind == "busy"
+        assert "try again" in (refused.error or "")
+        assert (await waiting).error_kind == "timeout"
         gate.set()
-        assert (await first).error_kind == "timeout"
+        for task in held:
+            assert (await task).error_kind == "timeout"
         for _ in range(100):  # the model finishes the held batch, then the queue drains
             after = await q.recognize(photo("coffee.png"))
             if after.error_kind != "busy":
@@ -117,3 +120,32 @@ async def test_device_decoding_queue_batches_bytes_and_isolates_bad_photos(
     assert answers[1].error_kind == "image"
     assert answers[2].foods[0].key == "espresso"
     assert max(q.batch_sizes) > 1
+
+
+async def test_closing_answers_the_photos_the_model_is_on_and_the_waiting_ones(
+    default_bundle: ModelBundle,
+) -> None:
+    """A shutdown in the middle of a batch: the model's photos get their real answer, the queued ones a
+    clear error, and nobody waits for the timeout."""
+    gate = threading.Event()
+
+    def factory() -> Recognizer:
+        recognizer = GatedRecognizer(default_bundle, "cpu")
+        recognizer.gate = gate
+        return recognizer
+
+    q = InProcessQueue(factory, max_batch=1, max_wait_ms=1, timeout_s=30.0)
+    await q.start()
+    held = []
+    for _ in range(q.recognizer.runtime.pipeline_depth):
+        held.append(asyncio.create_task(q.recognize(photo("coffee.png"))))
+        await asyncio.sleep(0.3)
+    waiting = asyncio.create_task(q.recognize(photo("coffee.png")))
+    await asyncio.sleep(0.3)
+    closing = asyncio.create_task(q.close())
+    await asyncio.sleep(0.2)
+    gate.set()
+    await asyncio.wait_for(closing, 10)
+    for task in held:
+        assert (await task).foods[0].key == "espresso"
+    assert (await asyncio.wait_for(waiting, 1)).error_kind == "internal"

@@ -61,3 +61,15 @@ def test_device_decoding_names_the_same_foods_as_the_cpu_decoder(default_bundle:
         assert a.no_food == b.no_food, name
     assert device_answers[-2].error and device_answers[-1].error, "broken photos fail alone"
     assert device_answers[0].foods[0].key == "orange"
+
+
+def test_onnx_splits_a_batch_over_its_threads_and_keeps_the_order(default_bundle: ModelBundle) -> None:
+    """Photos run as separate single-threaded calls on a pool; the rows must still come back in order."""
+    recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
+    names = FOOD_PHOTOS + NON_FOOD_PHOTOS
+    tensors = [recognizer.preprocess(photo(n)) for n in names]
+    whole = OnnxRuntime(default_bundle, threads=1, chunk=len(tensors)).probabilities(torch.stack(tensors))
+    for threads, chunk in [(2, 1), (3, 2), (2, 5)]:
+        split = OnnxRuntime(default_bundle, threads=threads, chunk=chunk).probabilities(tensors)
+        np.testing.assert_allclose(split, whole, atol=1e-5)
+    assert [int(row.argmax()) for row in whole] == [int(row.argmax()) for row in split]
