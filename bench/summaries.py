@@ -133,10 +133,10 @@ async def run(people: int, rate: float, url: str) -> dict[str, Any]:
     from telegram.ext import ExtBot
 
     from bot.db.engine import make_engine, make_sessionmaker
-    from bot.meal_log import MealLog
     from bot.migrate import upgrade_database
     from bot.nutrition import default_table
     from bot.schedule import SummaryScheduler, rate_limiter
+    from bot.store.summaries import SummaryStore
 
     upgrade_database(url)
     now = datetime(2026, 6, 1, 19, 0, 10, tzinfo=UTC)  # 21:00:10 in Oslo
@@ -165,7 +165,7 @@ async def run(people: int, rate: float, url: str) -> dict[str, Any]:
     )
     try:
         async with bot:
-            scheduler = SummaryScheduler(bot, MealLog(make_sessionmaker(engine), default_table()))
+            scheduler = SummaryScheduler(bot, SummaryStore(make_sessionmaker(engine), default_table()))
             cpu = time.process_time()
             started = time.perf_counter()
             report = await scheduler.tick(now)

@@ -45,13 +45,16 @@ from bot.handlers.history import on_history, on_history_press, on_meal_press, on
 from bot.handlers.photos import on_document, on_photo
 from bot.handlers.settings import on_location, on_settings, on_settings_press
 from bot.handlers.summary import on_any_update, on_summary, on_text_or_prompt
-from bot.meal_log import MealLog
 from bot.migrate import upgrade_database
 from bot.model_setup import configured_bundle, make_recognizer
 from bot.nutrition import default_table
 from bot.schedule import CLOCK_KEY, rate_limiter, schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
+from bot.store.account import AccountStore
+from bot.store.meals import MealStore
+from bot.store.people import PeopleStore
+from bot.store.summaries import SummaryStore
 from bot.summary_times import utc_now
 from model.metrics import serve_metrics
 from model.queue import InProcessQueue, RecognitionQueue
@@ -127,9 +130,13 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     if settings.metrics_port:
         serve_metrics(settings.metrics_port)
     app.bot_data["engine"] = engine
+    sessions = make_sessionmaker(engine)
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,
-        meal_log=MealLog(make_sessionmaker(engine), table),
+        people=PeopleStore(sessions),
+        meals=MealStore(sessions, table),
+        summaries=SummaryStore(sessions, table),
+        account=AccountStore(sessions, table),
         table=table,
         queue=queue,
         input_size=bundle.meta.data_config.image_size,

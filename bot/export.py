@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from bot.meal_log import MealView
+from bot.store.views import MealView
 
 COLUMNS = (
     "meal_id",

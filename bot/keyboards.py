@@ -9,8 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, encode, encode_person
 from bot.goals import ACTIVITY_NAMES, Activity
-from bot.meal_log import ItemView, MealView
 from bot.nutrition import Food
+from bot.store.views import ItemView, MealView
 
 #: How many of the model's other guesses an item's options offer.
 ALTERNATIVES_SHOWN = 3

@@ -7,9 +7,9 @@ from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
-from bot.meal_log import ItemView, MealView
 from bot.nutrition import NutritionTable
 from bot.portions import Macros, total
+from bot.store.views import ItemView, MealView
 
 #: Telegram's limit on a message's text.
 MAX_TEXT = 4096

@@ -2,15 +2,15 @@
 
 Exactly once per person per local day, with any number of bot processes on one database:
 
-* the tick first plans people never planned (`MealLog.plan_summaries`), then claims due people with
-  one conditional UPDATE (`MealLog.claim_due_summaries`, SKIP LOCKED on PostgreSQL), a batch at a
+* the tick first plans people never planned (`SummaryStore.plan_summaries`), then claims due people with
+  one conditional UPDATE (`SummaryStore.claim_due_summaries`, SKIP LOCKED on PostgreSQL), a batch at a
   time, while sender tasks work through the batch already claimed;
 * a summary sent (or deliberately silent) moves the person's due time to the same wall time on the
   next calendar day (`bot.summary_times`: DST neither skips nor doubles a day);
 * a summary found due after its local day is over (the bot was down) is skipped, and today's is
   planned instead, due at once if today's time has passed too;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
-  them clears the mark, `MealLog.unblock`); "chat not found" likewise;
+  them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
 * 429: PTB's `AIORateLimiter` waits `retry_after` and retries; past its retries the sender waits
   and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim is released
   so the next tick tries again: never dropped. A network failure also releases the claim;
@@ -40,7 +40,8 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, Application, CallbackContext
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.meal_log import MealLog, SummaryClaim, SummaryOutcome
+from bot.store.summaries import SummaryStore
+from bot.store.views import SummaryClaim, SummaryOutcome
 from bot.summaries import daily_message
 from bot.summary_times import catch_up_day, local_day, next_due, summary_instant, utc_now
 
@@ -124,7 +125,7 @@ class SummaryScheduler:
     def __init__(
         self,
         bot: Bot,
-        meal_log: MealLog,
+        summaries: SummaryStore,
         *,
         batch: int = 200,
         senders: int = 8,
@@ -133,7 +134,7 @@ class SummaryScheduler:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._bot = bot
-        self._log = meal_log
+        self._summaries = summaries
         self._batch = batch
         self._senders = senders
         self._lease = lease
@@ -147,7 +148,7 @@ class SummaryScheduler:
         if self._lock.locked():
             return TickReport(busy=True)
         async with self._lock:
-            await self._log.plan_summaries(now)
+            await self._summaries.plan_summaries(now)
             return await self._run(now)
 
     async def _run(self, now: datetime) -> TickReport:
@@ -159,13 +160,13 @@ class SummaryScheduler:
         async def produce() -> None:
             try:
                 while True:
-                    claims = await self._log.claim_due_summaries(now, self._batch, self._lease)
+                    claims = await self._summaries.claim_due_summaries(now, self._batch, self._lease)
                     if not claims:
                         return
                     jobs, settled = await self._prepare(claims, now, report)
                     # Not sent (too late, already done, silent): written at once, so a summary that is
                     # due again now (today's, after a late one) is claimed in this very tick.
-                    await self._log.finish_summaries(settled, now)
+                    await self._summaries.finish_summaries(settled, now)
                     for job in jobs:
                         await queue.put(job)
             finally:
@@ -183,7 +184,7 @@ class SummaryScheduler:
                     await asyncio.wait_for(done.wait(), timeout=0.25)
                 batch = finished[:]
                 del finished[: len(batch)]
-                await self._log.finish_summaries(batch, now)
+                await self._summaries.finish_summaries(batch, now)
 
         recorder = asyncio.create_task(record())
         try:
@@ -193,7 +194,7 @@ class SummaryScheduler:
         finally:
             done.set()
             await recorder
-        await self._log.finish_summaries(finished, now)
+        await self._summaries.finish_summaries(finished, now)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -222,7 +223,7 @@ class SummaryScheduler:
                 )
             else:
                 wanted.append((claim, day))
-        meals = await self._log.meals_on_days((claim.user_id, day) for claim, day in wanted)
+        meals = await self._summaries.meals_on_days((claim.user_id, day) for claim, day in wanted)
         jobs = []
         for claim, day in wanted:
             following = next_due(day, claim.summary_minute, claim.timezone)
@@ -298,13 +299,13 @@ def _retry_seconds(exc: RetryAfter) -> float:
 
 
 def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> SummaryScheduler:
-    """The application's scheduler, made on first use from its bot and meal log."""
+    """The application's scheduler, made on first use from its bot and summary store."""
     from bot.services import SERVICES_KEY, Services
 
     scheduler: SummaryScheduler | None = application.bot_data.get(SCHEDULER_KEY)
     if scheduler is None:
         services: Services = application.bot_data[SERVICES_KEY]
-        scheduler = SummaryScheduler(application.bot, services.meal_log)
+        scheduler = SummaryScheduler(application.bot, services.summaries)
         application.bot_data[SCHEDULER_KEY] = scheduler
     return scheduler
 

@@ -1,6 +1,6 @@
 """The long-lived resources handlers use, made in `post_init` and closed in `post_shutdown`.
 
-Only handles to resources live here (the meal log, the nutrition table, the recognition queue); no state
+Only handles to resources live here (the stores, the nutrition table, the recognition queue); no state
 about people does: that is in the database, so any bot process can serve any update.
 """
 
@@ -11,9 +11,12 @@ from typing import Any
 
 from telegram.ext import CallbackContext
 
-from bot.meal_log import MealLog
 from bot.nutrition import NutritionTable
 from bot.settings import Settings
+from bot.store.account import AccountStore
+from bot.store.meals import MealStore
+from bot.store.people import PeopleStore
+from bot.store.summaries import SummaryStore
 from model.queue import RecognitionQueue
 
 SERVICES_KEY = "foodbot.services"
@@ -24,7 +27,11 @@ class Services:
     """Everything a handler needs besides the update."""
 
     settings: Settings
-    meal_log: MealLog
+    #: The stores (`bot.store`), one a concern, all over the same database.
+    people: PeopleStore
+    meals: MealStore
+    summaries: SummaryStore
+    account: AccountStore
     table: NutritionTable
     queue: RecognitionQueue
     #: The model's input side in pixels: the smallest Telegram photo size at least this big is fetched.

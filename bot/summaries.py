@@ -15,8 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.goals import Goals
-from bot.meal_log import MealView
 from bot.portions import Macros, total
+from bot.store.views import MealView
 
 #: Telegram's limit on a message's text.
 MAX_TEXT = 4096

@@ -222,8 +222,9 @@ def _export_corrections(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot.db.engine import make_engine, make_sessionmaker
-    from bot.meal_log import MealLog
     from bot.nutrition import default_table
+    from bot.store.corrections import CorrectionStore
+    from bot.store.meals import MealStore
     from training.corrections import ExportSummary, TelegramPhotos, export_corrections
 
     download = settings.telegram_bot_token is not None and not args.no_download
@@ -231,13 +232,14 @@ def _export_corrections(args: argparse.Namespace, settings: Settings) -> int:
     async def export() -> ExportSummary:
         engine = make_engine(settings.database_url)
         try:
-            log = MealLog(make_sessionmaker(engine), default_table())
+            sessions = make_sessionmaker(engine)
+            corrections, meals = CorrectionStore(sessions), MealStore(sessions, default_table())
             if not download:
-                return await export_corrections(log, args.out_dir, None, args.user)
+                return await export_corrections(corrections, meals, args.out_dir, None, args.user)
             assert settings.telegram_bot_token is not None
             token = settings.telegram_bot_token.get_secret_value()
             async with TelegramPhotos(token, settings.telegram_api_base_url) as photos:
-                return await export_corrections(log, args.out_dir, photos.fetch, args.user)
+                return await export_corrections(corrections, meals, args.out_dir, photos.fetch, args.user)
         finally:
             await engine.dispose()
 

@@ -1,7 +1,7 @@
 """`foodbot export-corrections`: the photos people corrected, as a dataset to train on.
 
-The meal log keeps one correction row per food a person changed, removed or added on a photo's meal
-card (bot/meal_log.py). Here they are grouped by photo into one manifest entry each:
+The bot keeps one correction row per food a person changed, removed or added on a photo's meal
+card (bot/store/corrections.py). Here they are grouped by photo into one manifest entry each:
 
 * ``labels``: the foods the photo shows, as far as people told us. For a meal that is still saved, every
   food on it (saving confirmed the ones left as the model said); otherwise the foods people chose or
@@ -28,7 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.meal_log import CorrectionView, MealLog
+from bot.store.corrections import CorrectionStore
+from bot.store.meals import MealStore
+from bot.store.views import CorrectionView
 from model.images import ImageDecodeError, decode_image, image_format
 from training.datasets import MANIFEST_FILE, MANIFEST_FORMAT
 
@@ -86,13 +88,13 @@ def _group(corrections: Sequence[CorrectionView]) -> dict[str, list[CorrectionVi
     return groups
 
 
-async def _photo_entry(log: MealLog, rows: list[CorrectionView]) -> dict[str, Any]:
+async def _photo_entry(meals: MealStore, rows: list[CorrectionView]) -> dict[str, Any]:
     latest = rows[-1]
     meal_ids = sorted({r.meal_id for r in rows if r.meal_id is not None})
     labels: list[str] = []
     confirmed = False
     for meal_id in meal_ids:
-        meal = await log.get_meal(meal_id, latest.user_id)
+        meal = await meals.get_meal(meal_id, latest.user_id)
         if meal is not None and meal.status == "saved":
             confirmed = True
             labels.extend(item.food_key for item in meal.items)
@@ -148,17 +150,24 @@ async def _download(fetch: Fetch, entry: dict[str, Any], out_dir: Path, name: st
 
 
 async def export_corrections(
-    log: MealLog, out_dir: Path, fetch: Fetch | None = None, user_id: int | None = None
+    corrections: CorrectionStore,
+    meals: MealStore,
+    out_dir: Path,
+    fetch: Fetch | None = None,
+    user_id: int | None = None,
 ) -> ExportSummary:
-    """Write `manifest.json` (and, with `fetch`, the photos) for all corrections, or one person's."""
+    """Write `manifest.json` (and, with `fetch`, the photos) for all corrections, or one person's.
+
+    `meals` tells which corrected meals are still saved: their items label the photo.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     if fetch is not None:
         (out_dir / PHOTOS_DIR).mkdir(exist_ok=True)
-    corrections = await log.corrections(user_id)
+    found = await corrections.corrections(user_id)
     entries: list[dict[str, Any]] = []
     outcomes = {"downloaded": 0, "already_there": 0, "failed": 0}
-    for key, rows in _group(corrections).items():
-        entry = await _photo_entry(log, rows)
+    for key, rows in _group(found).items():
+        entry = await _photo_entry(meals, rows)
         if fetch is not None:
             outcomes[await _download(fetch, entry, out_dir, _safe_name(key))] += 1
         entries.append(entry)
@@ -173,4 +182,4 @@ async def export_corrections(
     tmp = manifest.with_name(f".{manifest.name}.tmp")
     tmp.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, manifest)
-    return ExportSummary(manifest, len(entries), corrections=len(corrections), **outcomes)
+    return ExportSummary(manifest, len(entries), corrections=len(found), **outcomes)

@@ -1,4 +1,4 @@
-"""The meal log's storage: models, engines and sessions. Only `bot.meal_log` queries the tables."""
+"""The meal log's storage: models, engines and sessions. Only `bot.store` queries the tables."""
 
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.models import Base, Correction, Meal, MealItem, Prediction, User

@@ -1,6 +1,6 @@
 """The meal log's tables as SQLAlchemy 2 declarative models.
 
-Only `bot.meal_log` queries these; everything else sees the frozen views it returns. Constraint and
+Only `bot.store` queries these; everything else sees the frozen views it returns. Constraint and
 index names come from `NAMING_CONVENTION`, so migrations can name them on every database alike.
 Timestamps are stored as timezone-aware UTC (`UTCDateTime`), whatever the database keeps natively.
 """

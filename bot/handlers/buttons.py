@@ -12,9 +12,9 @@ from bot.handlers.cards import card_view, edit_message
 from bot.handlers.common import Context
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.local_time import local_date_of
-from bot.meal_log import MealView
 from bot.render import day_text, item_prompt, macros_line
 from bot.services import Services, services
+from bot.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ async def on_press(update: Update, context: Context) -> None:
         await query.answer(STALE)
         return
     svc = services(context)
-    meal = await svc.meal_log.get_meal(press.meal_id, user.id)
+    meal = await svc.meals.get_meal(press.meal_id, user.id)
     if meal is None:
         await query.answer(GONE)
         return
@@ -81,7 +81,6 @@ async def _edit(query: CallbackQuery, context: Context, text: str, keyboard: obj
 async def _draft_press(
     query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView, press: Press
 ) -> None:
-    log = svc.meal_log
     item = next((i for i in meal.items if i.id == press.item_id), None)
     if press.item_id and item is None:
         await query.answer(STALE)
@@ -90,7 +89,7 @@ async def _draft_press(
     toast: str | None = None
     match press.action:
         case Action.CARD:
-            await log.set_pending(user_id, None)
+            await svc.people.set_pending(user_id, None)
         case Action.ITEM:
             assert item is not None
             names = {f.key: f.name for f in svc.table}
@@ -103,7 +102,7 @@ async def _draft_press(
             if not 0 <= index < len(foods):
                 await query.answer(STALE)
                 return
-            updated = await log.change_item_food(meal.id, press.item_id, user_id, foods[index][0])
+            updated = await svc.meals.change_item_food(meal.id, press.item_id, user_id, foods[index][0])
             toast = "Changed."
         case Action.SCALE:
             factor = SCALES.get(press.arg)
@@ -114,13 +113,15 @@ async def _draft_press(
             if item.grams * factor > 5000:
                 await query.answer("That would be more than 5 kg.")
                 return
-            updated = await log.scale_item(meal.id, press.item_id, user_id, factor)
+            updated = await svc.meals.scale_item(meal.id, press.item_id, user_id, factor)
         case Action.REMOVE:
-            updated = await log.remove_item(meal.id, press.item_id, user_id)
+            updated = await svc.meals.remove_item(meal.id, press.item_id, user_id)
             toast = "Removed."
         case Action.GRAMS | Action.SEARCH | Action.ADD:
             kind = "grams" if press.action is Action.GRAMS else "search"
-            await log.set_pending(user_id, {"kind": kind, "meal_id": meal.id, "item_id": press.item_id})
+            await svc.people.set_pending(
+                user_id, {"kind": kind, "meal_id": meal.id, "item_id": press.item_id}
+            )
             prompt = (
                 f"How many grams of <b>{item.name if item else ''}</b>? Type a number, like 150."
                 if press.action is Action.GRAMS
@@ -134,14 +135,14 @@ async def _draft_press(
             if updated is None:
                 await query.answer(STALE)
                 return
-            await log.set_pending(user_id, None)
+            await svc.people.set_pending(user_id, None)
         case Action.SAVE:
-            updated = await log.save_meal(meal.id, user_id)
+            updated = await svc.meals.save_meal(meal.id, user_id)
             if updated is not None:
                 toast = await _saved_toast(svc, user_id, updated)
         case Action.DISCARD:
-            await log.discard_draft(meal.id, user_id)
-            await log.set_pending(user_id, None)
+            await svc.meals.discard_draft(meal.id, user_id)
+            await svc.people.set_pending(user_id, None)
             await query.answer("Discarded.")
             await _edit(query, context, "🗑 Discarded.", None)
             return
@@ -154,7 +155,7 @@ async def _draft_press(
 
 async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> MealView | None:
     """Apply search result number `arg` from the person's pending results."""
-    user = await svc.meal_log.get_user(user_id)
+    user = await svc.people.get_user(user_id)
     pending = user.pending if user else None
     if not pending or pending.get("kind") != "results" or pending.get("meal_id") != meal.id:
         return None
@@ -164,17 +165,17 @@ async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> Me
         return None
     grams = pending.get("grams")
     if press.item_id:
-        updated = await svc.meal_log.change_item_food(meal.id, press.item_id, user_id, keys[index])
+        updated = await svc.meals.change_item_food(meal.id, press.item_id, user_id, keys[index])
         if updated is not None and grams:
-            updated = await svc.meal_log.set_item_grams(meal.id, press.item_id, user_id, float(grams))
+            updated = await svc.meals.set_item_grams(meal.id, press.item_id, user_id, float(grams))
         return updated
-    return await svc.meal_log.add_item(meal.id, user_id, keys[index], float(grams) if grams else None)
+    return await svc.meals.add_item(meal.id, user_id, keys[index], float(grams) if grams else None)
 
 
 async def _saved_toast(svc: Services, user_id: int, meal: MealView) -> str:
-    user = await svc.meal_log.get_user(user_id)
+    user = await svc.people.get_user(user_id)
     tz = user.timezone if user else "UTC"
-    meals = await svc.meal_log.meals_on(user_id, meal.local_date)
+    meals = await svc.meals.meals_on(user_id, meal.local_date)
     today = local_date_of(datetime.now(UTC), tz) == meal.local_date
     day_kcal = sum(m.total.kcal for m in meals)
     return f"Saved. {'Today' if today else meal.local_date.isoformat()}: {day_kcal:.0f} kcal"
@@ -184,18 +185,17 @@ async def _log_press(
     query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView, press: Press
 ) -> None:
     """Presses on /today and /undo messages (saved meals)."""
-    log = svc.meal_log
     match press.action:
         case Action.DELETE:
             await query.answer()
             text = f"Delete this meal? {macros_line(meal.total)}"
             await _edit(query, context, text, confirm_keyboard(Action.DELETE_YES, meal.id, "🗑 Delete"))
         case Action.DELETE_YES | Action.UNDO_YES:
-            deleted = await log.delete_meal(meal.id, user_id)
+            deleted = await svc.meals.delete_meal(meal.id, user_id)
             await query.answer("Deleted." if deleted else GONE)
-            user = await log.get_user(user_id)
+            user = await svc.people.get_user(user_id)
             tz = user.timezone if user else "UTC"
-            meals = await log.meals_on(user_id, meal.local_date)
+            meals = await svc.meals.meals_on(user_id, meal.local_date)
             text = day_text(meal.local_date, meals, svc.table, tz)
             await _edit(query, context, text, day_keyboard(meals))
         case Action.CANCEL:

@@ -10,9 +10,9 @@ from telegram.error import BadRequest
 
 from bot.handlers.common import Context
 from bot.keyboards import card_keyboard
-from bot.meal_log import MealView
 from bot.render import meal_card
 from bot.services import Services
+from bot.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ async def send_card(context: Context, chat_id: int, meal: MealView, svc: Service
     message: Message = await context.bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
     )
-    await svc.meal_log.set_card(meal.id, chat_id, message.message_id)
+    await svc.meals.set_card(meal.id, chat_id, message.message_id)
     return message
 
 

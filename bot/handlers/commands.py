@@ -67,7 +67,7 @@ async def on_today(update: Update, context: Context) -> None:
         return
     message, person, svc = who.message, who.person, who.svc
     day = local_date_of(datetime.now(UTC), person.timezone)
-    meals = await svc.meal_log.meals_on(person.id, day)
+    meals = await svc.meals.meals_on(person.id, day)
     await message.reply_text(
         day_text(day, meals, svc.table, person.timezone),
         parse_mode=ParseMode.HTML,
@@ -81,7 +81,7 @@ async def on_undo(update: Update, context: Context) -> None:
     if who is None:
         return
     message, person, svc = who.message, who.person, who.svc
-    meal = await svc.meal_log.last_saved(person.id)
+    meal = await svc.meals.last_saved(person.id)
     if meal is None:
         await message.reply_text("There is no saved meal to undo.")
         return
@@ -112,7 +112,7 @@ async def on_timezone(update: Update, context: Context) -> None:
         hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
         await message.reply_text(f"I don't know the timezone “{text}”.{hint} Try a name like Europe/Oslo.")
         return
-    await svc.meal_log.set_timezone(person.id, zone)
+    await svc.people.set_timezone(person.id, zone)
     now = datetime.now(ZoneInfo(zone))
     await message.reply_text(f"Timezone set to {zone}. It's {now:%H:%M} there now.")
 

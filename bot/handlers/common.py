@@ -8,15 +8,15 @@ from typing import Any
 from telegram import Message, Update
 from telegram.ext import CallbackContext
 
-from bot.meal_log import UserView
 from bot.services import Services, services
+from bot.store.views import UserView
 
 Context = CallbackContext[Any, Any, Any, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Sender:
-    """The message, the person (registered or refreshed in the meal log) and the services."""
+    """The message, the person (registered or refreshed by `PeopleStore.ensure_user`) and the services."""
 
     message: Message
     person: UserView
@@ -30,5 +30,5 @@ async def sender(update: Update, context: Context) -> Sender | None:
     if message is None or user is None:
         return None
     svc = services(context)
-    person = await svc.meal_log.ensure_user(user.id, message.chat_id)
+    person = await svc.people.ensure_user(user.id, message.chat_id)
     return Sender(message, person, svc)

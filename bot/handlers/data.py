@@ -27,7 +27,7 @@ async def on_export(update: Update, context: Context) -> None:
     if who is None:
         return
     person, svc = who.person, who.svc
-    meals = await svc.meal_log.all_meals(person.id)
+    meals = await svc.account.all_meals(person.id)
     if not meals:
         await who.message.reply_text("There is nothing to export yet: no meals logged.")
         return
@@ -45,7 +45,7 @@ async def on_forget(update: Update, context: Context) -> None:
     who = await sender(update, context)
     if who is None:
         return
-    meals = await who.svc.meal_log.all_meals(who.person.id)
+    meals = await who.svc.account.all_meals(who.person.id)
     await who.message.reply_text(
         FORGET_ASK.format(meals=len(meals)), parse_mode=ParseMode.HTML, reply_markup=forget_keyboard()
     )
@@ -57,7 +57,7 @@ async def on_forget_press(update: Update, context: Context) -> None:
     if found is None:
         return
     if found.press.action is Action.FORGET_YES:
-        await found.svc.meal_log.forget_user(found.person.id)
+        await found.svc.account.forget_user(found.person.id)
         await found.query.answer("Deleted.")
         await found.edit(context, FORGOTTEN)
     elif found.press.action is Action.FORGET_NO:

@@ -61,7 +61,7 @@ async def on_goal(update: Update, context: Context) -> None:
         return
     current = Goals.from_dict(who.person.goals)
     head = f"🎯 Your daily goals: {goals_line(current)}\n\n" if current else "🎯 No daily goals yet.\n\n"
-    await who.svc.meal_log.set_pending(who.person.id, {"kind": "goal_typed"})
+    await who.svc.people.set_pending(who.person.id, {"kind": "goal_typed"})
     await who.message.reply_text(
         head + TYPE_HINT, parse_mode=ParseMode.HTML, reply_markup=goal_start_keyboard(current is not None)
     )
@@ -77,8 +77,8 @@ async def _set_typed(who: Sender, text: str) -> bool:
     if goals is None:
         await who.message.reply_text(f"I didn't get that. {TYPE_HINT}", parse_mode=ParseMode.HTML)
         return False
-    await who.svc.meal_log.set_goals(who.person.id, goals.as_dict())
-    await who.svc.meal_log.set_pending(who.person.id, None)
+    await who.svc.people.set_goals(who.person.id, goals.as_dict())
+    await who.svc.people.set_pending(who.person.id, None)
     await who.message.reply_text(f"🎯 Goals saved: {goals_line(goals)}", parse_mode=ParseMode.HTML)
     return True
 
@@ -92,7 +92,7 @@ async def answer_typed_goals(who: Sender, context: Context) -> bool:
         await who.message.reply_text(f"{exc}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
         return True
     if goals is None:
-        await who.svc.meal_log.set_pending(who.person.id, None)
+        await who.svc.people.set_pending(who.person.id, None)
         return False
     return await _set_typed(who, text)
 
@@ -108,11 +108,11 @@ async def answer_body(who: Sender, context: Context) -> bool:
         return True
     if body is None:
         if looks_like_food(text, who):
-            await who.svc.meal_log.set_pending(who.person.id, None)
+            await who.svc.people.set_pending(who.person.id, None)
             return False
         await who.message.reply_text(f"Three numbers, please. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
         return True
-    await who.svc.meal_log.set_pending(
+    await who.svc.people.set_pending(
         who.person.id,
         {
             "kind": "goal_activity",
@@ -143,24 +143,24 @@ async def on_goal_press(update: Update, context: Context) -> None:
     found = await menu_press(update, context)
     if found is None:
         return
-    log, person, arg = found.svc.meal_log, found.person, found.press.arg
+    people, person, arg = found.svc.people, found.person, found.press.arg
     pending = person.pending or {}
     step, _, value = arg.partition(".")
     if found.press.action is not Action.GOAL:
         await found.query.answer(STALE)
         return
     if step == "calc":
-        await log.set_pending(person.id, {"kind": "goal_sex"})
+        await people.set_pending(person.id, {"kind": "goal_sex"})
         await found.query.answer()
         await found.edit(
             context, "🧮 The equation (Mifflin-St Jeor) differs for men and women. You are:", sex_keyboard()
         )
     elif step == "sex" and value in {s.value for s in Sex}:
-        await log.set_pending(person.id, {"kind": "goal_body", "sex": value})
+        await people.set_pending(person.id, {"kind": "goal_body", "sex": value})
         await found.query.answer()
         await found.edit(context, f"📏 {BODY_PROMPT}")
     elif step == "act" and value in {a.value for a in Activity} and pending.get("kind") == "goal_activity":
-        await log.set_pending(person.id, {**pending, "kind": "goal_aim", "activity": value})
+        await people.set_pending(person.id, {**pending, "kind": "goal_aim", "activity": value})
         await found.query.answer()
         await found.edit(context, "🎯 And your aim?", aim_keyboard())
     elif step == "aim" and value in {a.value for a in Aim} and pending.get("kind") == "goal_aim":
@@ -171,7 +171,7 @@ async def on_goal_press(update: Update, context: Context) -> None:
             return
         aim = Aim(value)
         goals = compute_goals(body, activity, aim)
-        await log.set_pending(person.id, {"kind": "goal_proposal", "goals": goals.as_dict()})
+        await people.set_pending(person.id, {"kind": "goal_proposal", "goals": goals.as_dict()})
         await found.query.answer()
         await found.edit(context, _proposal_text(body, activity, aim, goals), goal_proposal_keyboard())
     elif step == "save" and pending.get("kind") == "goal_proposal":
@@ -179,17 +179,17 @@ async def on_goal_press(update: Update, context: Context) -> None:
         if goals_found is None:
             await found.query.answer(STALE)
             return
-        await log.set_goals(person.id, goals_found.as_dict())
-        await log.set_pending(person.id, None)
+        await people.set_goals(person.id, goals_found.as_dict())
+        await people.set_pending(person.id, None)
         await found.query.answer("Goals saved.")
         await found.edit(context, f"🎯 Goals saved: {goals_line(goals_found)}")
     elif step == "cancel":
-        await log.set_pending(person.id, None)
+        await people.set_pending(person.id, None)
         await found.query.answer("Nothing changed.")
         await found.edit(context, "Nothing changed.")
     elif step == "clear":
-        await log.set_goals(person.id, {})
-        await log.set_pending(person.id, None)
+        await people.set_goals(person.id, {})
+        await people.set_pending(person.id, None)
         await found.query.answer("Goals cleared.")
         await found.edit(context, "🎯 Goals cleared. Set new ones any time with /goal.")
     else:

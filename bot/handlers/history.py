@@ -17,11 +17,11 @@ from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import back_keyboard, history_keyboard, when_keyboard
-from bot.meal_log import MealView
 from bot.portions import Macros
 from bot.render import day_text
 from bot.schedule import now_of
 from bot.services import services
+from bot.store.views import MealView
 from bot.summary_times import local_day, parse_when
 
 GONE = "That meal is no longer there."
@@ -60,7 +60,7 @@ async def on_week(update: Update, context: Context) -> None:
         return
     person, svc = who.person, who.svc
     today = local_day(now_of(context), person.timezone)
-    days = await svc.meal_log.day_totals(person.id, today - timedelta(days=6), today)
+    days = await svc.account.day_totals(person.id, today - timedelta(days=6), today)
     goals = Goals.from_dict(person.goals)
     png = await asyncio.to_thread(week_chart_png, days, goals.kcal if goals else None)
     await who.message.reply_photo(png, caption=week_caption(days, goals), parse_mode=ParseMode.HTML)
@@ -70,7 +70,7 @@ async def _show_day(
     who_id: int, tz: str, day: date, today: date, context: Context
 ) -> tuple[str, InlineKeyboardMarkup]:
     svc = services(context)
-    meals = await svc.meal_log.meals_on(who_id, day)
+    meals = await svc.meals.meals_on(who_id, day)
     return day_text(day, meals, svc.table, tz), history_keyboard(day, today, meals)
 
 
@@ -108,7 +108,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
     if found is None:
         return
     press, svc, person = found.press, found.svc, found.person
-    meal = await svc.meal_log.get_meal(press.meal_id, person.id)
+    meal = await svc.meals.get_meal(press.meal_id, person.id)
     if meal is None:
         await found.query.answer(GONE)
         return
@@ -116,7 +116,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
         if meal.status != "saved":
             await found.query.answer(STALE)
             return
-        draft = await svc.meal_log.reopen_meal(meal.id, person.id)
+        draft = await svc.meals.reopen_meal(meal.id, person.id)
         if draft is None:
             await found.query.answer(GONE)
             return
@@ -133,7 +133,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
         await found.query.answer()
         await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal.id))
     elif press.action is Action.TYPE_TIME:
-        await svc.meal_log.set_pending(person.id, {"kind": "meal_time", "meal_id": meal.id})
+        await svc.people.set_pending(person.id, {"kind": "meal_time", "meal_id": meal.id})
         await found.query.answer()
         await found.edit(context, WHEN_PROMPT, back_keyboard(meal.id))
     elif press.action is Action.MOVE and press.arg in MOVES:
@@ -145,7 +145,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
         if moved_to > now_of(context) + timedelta(minutes=1):
             await found.query.answer(FUTURE)
             return
-        updated = await svc.meal_log.move_meal(meal.id, person.id, moved_to)
+        updated = await svc.meals.move_meal(meal.id, person.id, moved_to)
         if updated is None:
             await found.query.answer(GONE)
             return
@@ -164,9 +164,9 @@ async def answer_meal_time(who: Sender, context: Context) -> bool:
     """The typed day and time for a draft (after ⌨ in its day & time picker)."""
     pending = who.person.pending or {}
     svc, person = who.svc, who.person
-    meal = await svc.meal_log.get_meal(int(pending.get("meal_id") or 0), person.id)
+    meal = await svc.meals.get_meal(int(pending.get("meal_id") or 0), person.id)
     if meal is None or meal.status != "draft":
-        await svc.meal_log.set_pending(person.id, None)
+        await svc.people.set_pending(person.id, None)
         return False
     now = now_of(context)
     when = parse_when(who.message.text or "", now, person.timezone, meal.eaten_at)
@@ -176,8 +176,8 @@ async def answer_meal_time(who: Sender, context: Context) -> bool:
     if when > now + timedelta(minutes=1):
         await who.message.reply_text(f"{FUTURE} {WHEN_PROMPT}", parse_mode=ParseMode.HTML)
         return True
-    updated = await svc.meal_log.move_meal(meal.id, person.id, when)
-    await svc.meal_log.set_pending(person.id, None)
+    updated = await svc.meals.move_meal(meal.id, person.id, when)
+    await svc.people.set_pending(person.id, None)
     if updated is None:
         await who.message.reply_text(GONE)
         return True

@@ -10,9 +10,9 @@ from telegram.constants import ChatAction
 
 from bot.handlers.cards import send_card
 from bot.handlers.common import Context
-from bot.meal_log import NewItem
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
 from bot.services import Services, services
+from bot.store.views import NewItem
 from model.images import image_format
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ async def _recognize_and_reply(
     user = update.effective_user
     if message is None or user is None:
         return
-    await svc.meal_log.ensure_user(user.id, message.chat_id)
+    await svc.people.ensure_user(user.id, message.chat_id)
     recognition = await svc.queue.recognize(data)
     if recognition.error:
         await message.reply_text(recognition.error)
@@ -81,7 +81,7 @@ async def _recognize_and_reply(
             _LOGGER.warning("model food %r is not in the nutrition table", food.key)
             continue
         items.append(NewItem(food.key, row.portion_g, source="model", confidence=food.confidence))
-    meal = await svc.meal_log.start_draft(
+    meal = await svc.meals.start_draft(
         user.id,
         eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
         photo_file_id=file_id,
@@ -91,5 +91,5 @@ async def _recognize_and_reply(
         items=items,
     )
     if not meal.items:
-        await svc.meal_log.set_pending(user.id, {"kind": "search", "meal_id": meal.id, "item_id": 0})
+        await svc.people.set_pending(user.id, {"kind": "search", "meal_id": meal.id, "item_id": 0})
     await send_card(context, message.chat_id, meal, svc)

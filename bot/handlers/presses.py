@@ -9,8 +9,8 @@ from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from bot.callbacks import Press, decode_person
 from bot.handlers.cards import edit_message
 from bot.handlers.common import Context
-from bot.meal_log import UserView
 from bot.services import Services, services
+from bot.store.views import UserView
 
 STALE = "This button is out of date."
 
@@ -45,8 +45,8 @@ async def menu_press(update: Update, context: Context, *, register: bool = True)
         return None
     svc = services(context)
     if register:
-        person = await svc.meal_log.ensure_user(user.id, message.chat.id)
+        person = await svc.people.ensure_user(user.id, message.chat.id)
     else:
-        found = await svc.meal_log.get_user(user.id)
+        found = await svc.people.get_user(user.id)
         person = found or UserView(user.id, message.chat.id, "UTC", {}, {}, None, None)
     return MenuPress(query, press, person, svc, message.chat.id, message.message_id)

@@ -18,9 +18,9 @@ from bot.goals import Goals
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import hour_keyboard, minute_keyboard, settings_keyboard
-from bot.meal_log import UserView
 from bot.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from bot.schedule import now_of
+from bot.store.views import UserView
 from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
 from bot.summary_times import minute_text
 from bot.timezones import resolve_timezone, suggest_timezones
@@ -92,12 +92,12 @@ async def on_settings_press(update: Update, context: Context) -> None:
     found = await menu_press(update, context)
     if found is None:
         return
-    press, log = found.press, found.svc.meal_log
+    press, people = found.press, found.svc.people
     person = found.person
     now = now_of(context)
     toast: str | None = None
     if press.action is Action.SETTINGS and press.arg == "tz":
-        await log.set_pending(person.id, {"kind": "tz"})
+        await people.set_pending(person.id, {"kind": "tz"})
         await found.query.answer()
         await found.edit(context, TZ_PROMPT)
         return
@@ -123,15 +123,15 @@ async def on_settings_press(update: Update, context: Context) -> None:
             await found.query.answer(STALE)
             return
         minute = int(arg[:2]) * 60 + int(arg[2:])
-        updated = await log.set_summary(person.id, now, minute=minute, on=True)
+        updated = await people.set_summary(person.id, now, minute=minute, on=True)
         person = updated or person
         toast = f"Daily summary at {minute_text(minute)}."
     elif press.action is Action.SETTINGS and press.arg in ("on", "off"):
-        updated = await log.set_summary(person.id, now, on=press.arg == "on")
+        updated = await people.set_summary(person.id, now, on=press.arg == "on")
         person = updated or person
         toast = "Daily summaries on." if press.arg == "on" else "Daily summaries off."
     elif press.action is Action.SETTINGS and press.arg in ("nudge", "silent"):
-        updated = await log.update_settings(person.id, {EMPTY_DAY_KEY: press.arg})
+        updated = await people.update_settings(person.id, {EMPTY_DAY_KEY: press.arg})
         person = updated or person
         toast = "Saved."
     elif not (press.action is Action.SETTINGS and press.arg == "back"):
@@ -146,8 +146,8 @@ async def on_settings_press(update: Update, context: Context) -> None:
 
 
 async def _set_zone(who: Sender, context: Context, zone: str, how: str) -> None:
-    person = await who.svc.meal_log.set_timezone(who.person.id, zone)
-    await who.svc.meal_log.set_pending(person.id, None)
+    person = await who.svc.people.set_timezone(who.person.id, zone)
+    await who.svc.people.set_pending(person.id, None)
     here = now_of(context).astimezone(ZoneInfo(zone))
     await who.message.reply_text(
         f"🌍 Timezone set to {escape(zone)}{how}. It's {here:%H:%M} there; your daily summary comes at "
@@ -165,7 +165,7 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
         await _set_zone(who, context, zone, "")
         return True
     if looks_like_food(text, who):
-        await who.svc.meal_log.set_pending(who.person.id, None)
+        await who.svc.people.set_pending(who.person.id, None)
         return False
     ideas = suggest_timezones(text)
     hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""

@@ -34,7 +34,7 @@ async def on_summary(update: Update, context: Context) -> None:
         return
     person, svc = who.person, who.svc
     today = local_day(now_of(context), person.timezone)
-    meals = await svc.meal_log.meals_on(person.id, today)
+    meals = await svc.meals.meals_on(person.id, today)
     text = (
         summary_text(today, meals, Goals.from_dict(person.goals), person.timezone)
         if meals
@@ -58,4 +58,4 @@ async def on_any_update(update: Update, context: Context) -> None:
     """Whatever a person sends means they have not blocked the bot (any more): summaries resume."""
     user = update.effective_user
     if user is not None:
-        await services(context).meal_log.unblock(user.id)
+        await services(context).people.unblock(user.id)

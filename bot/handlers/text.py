@@ -13,9 +13,9 @@ from telegram.constants import ParseMode
 from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, sender
 from bot.keyboards import search_keyboard
-from bot.meal_log import MealView, NewItem
 from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from bot.services import Services
+from bot.store.views import MealView, NewItem
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ async def on_text(update: Update, context: Context) -> None:
     pending = person.pending or {}
     meal = None
     if pending.get("meal_id"):
-        meal = await svc.meal_log.get_meal(int(pending["meal_id"]), person.id)
+        meal = await svc.meals.get_meal(int(pending["meal_id"]), person.id)
         if meal is None or meal.status != "draft":
-            await svc.meal_log.set_pending(person.id, None)
+            await svc.people.set_pending(person.id, None)
             meal, pending = None, {}
     if meal is not None and pending.get("kind") == "grams":
         await _answer_grams(message, context, svc, person.id, meal, pending)
@@ -54,8 +54,8 @@ async def _answer_grams(
     if grams is None:
         await message.reply_text("Please type the grams as a number between 1 and 5000, like 150.")
         return
-    updated = await svc.meal_log.set_item_grams(meal.id, int(pending.get("item_id") or 0), user_id, grams)
-    await svc.meal_log.set_pending(user_id, None)
+    updated = await svc.meals.set_item_grams(meal.id, int(pending.get("item_id") or 0), user_id, grams)
+    await svc.people.set_pending(user_id, None)
     if updated is None:
         await message.reply_text("That food is no longer on the meal.")
         return
@@ -86,7 +86,7 @@ async def _answer_search(
             parse_mode=ParseMode.HTML,
         )
         return
-    await svc.meal_log.set_pending(
+    await svc.people.set_pending(
         user_id,
         {
             "kind": "results",
@@ -103,7 +103,7 @@ async def _answer_search(
         parse_mode=ParseMode.HTML,
         reply_markup=search_keyboard(meal.id, item_id, foods),
     )
-    await svc.meal_log.set_card(meal.id, message.chat_id, result.message_id)
+    await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
 
 
 async def _quick_entry(message: Message, context: Context, svc: Services, user_id: int) -> None:
@@ -119,7 +119,7 @@ async def _quick_entry(message: Message, context: Context, svc: Services, user_i
     if resolved is None:
         await message.reply_text(NOT_UNDERSTOOD, parse_mode=ParseMode.HTML)
         return
-    meal = await svc.meal_log.start_draft(
+    meal = await svc.meals.start_draft(
         user_id,
         eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
         items=[NewItem(resolved.food.key, resolved.grams, source="typed")],

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
-from bot.meal_log import MealLog
+from bot.db.engine import make_sessionmaker
 from bot.migrate import upgrade_database
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
+from bot.store.corrections import CorrectionStore
 from model.bundle import ModelBundle
 from tests.services import postgres_url, scratch_postgres_database
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
@@ -82,9 +83,15 @@ async def stop_bot(app: App) -> None:
             await app.post_shutdown(app)
 
 
-def meal_log(app: App) -> MealLog:
-    services: Services = app.bot_data[SERVICES_KEY]
-    return services.meal_log
+def services_of(app: App) -> Services:
+    """The running bot's services: its stores, to set up or check what the bot did."""
+    found: Services = app.bot_data[SERVICES_KEY]
+    return found
+
+
+def corrections_of(app: App) -> CorrectionStore:
+    """The corrections the running bot recorded (only the training export reads them otherwise)."""
+    return CorrectionStore(make_sessionmaker(app.bot_data["engine"]))
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from typing import Any
 from telegram.ext import ExtBot
 
 from bot.db.engine import make_engine, make_sessionmaker
-from bot.meal_log import MealLog
 from bot.nutrition import default_table
 from bot.schedule import SummaryScheduler, TickReport, rate_limiter
+from bot.store.summaries import SummaryStore
 
 
 async def main(url: str, root: str, token: str, now: datetime, rate: float, batch: int) -> TickReport:
@@ -32,7 +32,7 @@ async def main(url: str, root: str, token: str, now: datetime, rate: float, batc
     try:
         async with bot:
             scheduler = SummaryScheduler(
-                bot, MealLog(make_sessionmaker(engine), default_table()), batch=batch
+                bot, SummaryStore(make_sessionmaker(engine), default_table()), batch=batch
             )
             print("ready", flush=True)
             await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.bot.conftest import StartBot, change_first_food_to_an_alternative, meal_log, press, stop_bot
+from tests.bot.conftest import (
+    StartBot,
+    change_first_food_to_an_alternative,
+    corrections_of,
+    press,
+    services_of,
+    stop_bot,
+)
 from tests.conftest import photo
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
@@ -63,7 +70,7 @@ async def test_change_to_an_alternative_is_kept_as_a_correction(
     changed, alternative = await change_first_food_to_an_alternative(tg, ann, card)
     chosen = alternative.removeprefix("↔ ").strip()
     assert changed.text is not None and chosen in changed.text
-    corrections = await meal_log(app).corrections(1001)
+    corrections = await corrections_of(app).corrections(1001)
     assert len(corrections) == 1
     assert corrections[0].kind == "changed"
     assert corrections[0].final_key is not None and corrections[0].final_key != corrections[0].model_key
@@ -120,7 +127,7 @@ async def test_quick_entry_offers_a_card_to_save(tg: FakeTelegram, start_bot: St
     card = await tg.next_bot_message(ann.chat_id)
     assert card.text is not None and "Egg" in card.text
     await press(tg, ann, card, "Save")
-    day = await meal_log(app).last_saved(1001)
+    day = await services_of(app).meals.last_saved(1001)
     assert day is not None and day.items[0].food_key == "egg" and day.items[0].source == "typed"
     await ann.send_text("hello there")
     confused = await tg.next_bot_message(ann.chat_id)
@@ -184,7 +191,7 @@ async def test_a_draft_survives_a_restart(tg: FakeTelegram, start_bot: StartBot)
     second = await start_bot()
     answer = await press(tg, ann, card, "Save")
     assert "Saved" in str(answer["text"])
-    assert (await meal_log(second).last_saved(1001)) is not None
+    assert (await services_of(second).meals.last_saved(1001)) is not None
 
 
 async def test_undo_deletes_the_last_meal_after_confirmation(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -196,9 +203,11 @@ async def test_undo_deletes_the_last_meal_after_confirmation(tg: FakeTelegram, s
     await ann.send_text("/undo")
     confirm = await tg.next_bot_message(ann.chat_id)
     assert confirm.text is not None and "rice" in confirm.text
-    assert await meal_log(app).last_saved(1001) is not None, "nothing is deleted before the confirmation"
+    assert await services_of(app).meals.last_saved(1001) is not None, (
+        "nothing is deleted before the confirmation"
+    )
     await press(tg, ann, confirm, "Yes, delete")
-    assert await meal_log(app).last_saved(1001) is None
+    assert await services_of(app).meals.last_saved(1001) is None
     await ann.send_text("/undo")
     nothing = await tg.next_bot_message(ann.chat_id)
     assert nothing.text is not None and "no saved meal" in nothing.text
@@ -210,7 +219,7 @@ async def test_timezone_is_set_or_helpfully_refused(tg: FakeTelegram, start_bot:
     await ann.send_text("/timezone europe/oslo")
     reply = await tg.next_bot_message(ann.chat_id)
     assert reply.text is not None and "Europe/Oslo" in reply.text
-    user = await meal_log(app).get_user(1001)
+    user = await services_of(app).people.get_user(1001)
     assert user is not None and user.timezone == "Europe/Oslo"
     await ann.send_text("/timezone Europe/Olso")
     reply = await tg.next_bot_message(ann.chat_id)
@@ -248,6 +257,6 @@ async def test_the_same_flow_on_postgresql(
     await ann.send_text("/today")
     today = await tg.next_bot_message(ann.chat_id)
     assert today.text is not None and "Espresso" in today.text
-    saved = await meal_log(app).last_saved(1001)
+    saved = await services_of(app).meals.last_saved(1001)
     assert saved is not None and saved.prediction is not None
     assert saved.prediction.foods[0][0] == "espresso"

@@ -12,14 +12,15 @@ from sqlalchemy import func, or_, select
 
 from bot.db.engine import make_engine
 from bot.db.models import Base
-from bot.meal_log import NewItem
+from bot.store.views import NewItem
 from tests.bot.conftest import (
     App,
     StartBot,
     change_first_food_to_an_alternative,
     control_clock,
-    meal_log,
+    corrections_of,
     press,
+    services_of,
 )
 from tests.conftest import photo
 from tests.telegram_fake import FakeTelegram, FakeUser
@@ -33,17 +34,17 @@ async def test_export_is_a_csv_of_every_meal_and_item(tg: FakeTelegram, start_bo
     nothing = await tg.next_bot_message(1001)
     assert nothing.text is not None and "nothing to export" in nothing.text
 
-    log = meal_log(app)
-    await log.set_timezone(1001, "Europe/Oslo")
+    svc = services_of(app)
+    await svc.people.set_timezone(1001, "Europe/Oslo")
     eaten = datetime(2026, 5, 6, 22, 30, tzinfo=UTC)  # 00:30 on the 7th in Oslo
-    draft = await log.start_draft(
+    draft = await svc.meals.start_draft(
         1001,
         eaten_at=eaten,
         caption='Late "snack", at home',
         items=[NewItem("egg", 100, "typed"), NewItem("banana", 120.5, "typed")],
     )
-    await log.save_meal(draft.id, 1001)
-    await log.start_draft(1001, eaten_at=eaten, items=[])  # an empty draft is exported too
+    await svc.meals.save_meal(draft.id, 1001)
+    await svc.meals.start_draft(1001, eaten_at=eaten, items=[])  # an empty draft is exported too
 
     await ann.send_text("/export")
     document = await tg.next_bot_message(1001)
@@ -76,19 +77,23 @@ async def _ann_and_bob_use_the_bot(app: App, tg: FakeTelegram) -> FakeUser:
     card = await tg.next_bot_message(1001, timeout=30)
     card, _alternative = await change_first_food_to_an_alternative(tg, ann, card)
     await press(tg, ann, card, "Save")
-    log = meal_log(app)
-    typed = await log.start_draft(1001, eaten_at=datetime.now(UTC), items=[NewItem("egg", 100, "typed")])
-    await log.save_meal(typed.id, 1001)
-    assert await log.reopen_meal(typed.id, 1001) is not None
-    await log.set_goals(1001, {"kcal": 2000, "protein_g": 100, "fat_g": 70, "carbs_g": 250})
-    await log.update_settings(1001, {"empty_day": "silent"})
-    await log.set_pending(1001, {"kind": "goal_typed"})
+    svc = services_of(app)
+    typed = await svc.meals.start_draft(
+        1001, eaten_at=datetime.now(UTC), items=[NewItem("egg", 100, "typed")]
+    )
+    await svc.meals.save_meal(typed.id, 1001)
+    assert await svc.meals.reopen_meal(typed.id, 1001) is not None
+    await svc.people.set_goals(1001, {"kcal": 2000, "protein_g": 100, "fat_g": 70, "carbs_g": 250})
+    await svc.people.update_settings(1001, {"empty_day": "silent"})
+    await svc.people.set_pending(1001, {"kind": "goal_typed"})
     bob = tg.user(1002, "Bob")
-    await log.ensure_user(1002, 1002)
-    theirs = await log.start_draft(1002, eaten_at=datetime.now(UTC), items=[NewItem("rice", 150, "typed")])
-    await log.save_meal(theirs.id, 1002)
+    await svc.people.ensure_user(1002, 1002)
+    theirs = await svc.meals.start_draft(
+        1002, eaten_at=datetime.now(UTC), items=[NewItem("rice", 150, "typed")]
+    )
+    await svc.meals.save_meal(theirs.id, 1002)
     assert bob.id == 1002
-    assert len(await log.corrections(1001)) == 1
+    assert len(await corrections_of(app).corrections(1001)) == 1
     return ann
 
 
@@ -129,14 +134,14 @@ async def test_forget_after_confirmation_leaves_nothing_in_any_table(
     url = database_url
     app = await start_bot(url)
     ann = await _ann_and_bob_use_the_bot(app, tg)
-    log = meal_log(app)
-    meals = await log.all_meals(1001)
+    svc = services_of(app)
+    meals = await svc.account.all_meals(1001)
     meal_ids = {m.id for m in meals}
     item_ids = {i.id for m in meals for i in m.items}
     before = await _rows_of(url, 1001, meal_ids, item_ids)
     assert before["users"] == 1 and before["meals"] == 3 and before["corrections"] >= 1
     assert before["meal_items"] >= 3 and before["predictions"] >= 1
-    bob_before = await _rows_of(url, 1002, {m.id for m in await log.all_meals(1002)}, set())
+    bob_before = await _rows_of(url, 1002, {m.id for m in await svc.account.all_meals(1002)}, set())
 
     await ann.send_text("/forget")
     ask = await tg.next_bot_message(1001)
@@ -154,7 +159,7 @@ async def test_forget_after_confirmation_leaves_nothing_in_any_table(
     after = await _rows_of(url, 1001, meal_ids, item_ids)
     assert set(after) == {t.name for t in Base.metadata.sorted_tables}, "every table was looked at"
     assert after == dict.fromkeys(after, 0), "nothing of the person remains"
-    assert await _rows_of(url, 1002, {m.id for m in await log.all_meals(1002)}, set()) == bob_before
+    assert await _rows_of(url, 1002, {m.id for m in await svc.account.all_meals(1002)}, set()) == bob_before
 
     await ann.send_text("/settings")
     fresh = await tg.next_bot_message(1001)

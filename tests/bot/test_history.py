@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.meal_log import NewItem
-from bot.services import SERVICES_KEY, Services
+from bot.store.views import NewItem
 from tests.bot.conftest import (
     App,
     StartBot,
     change_first_food_to_an_alternative,
     control_clock,
-    meal_log,
+    corrections_of,
     press,
+    services_of,
 )
 from tests.conftest import photo
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
@@ -26,22 +26,17 @@ def oslo(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 5, day, hour, minute, tzinfo=OSLO).astimezone(UTC)
 
 
-def services(app: App) -> Services:
-    found: Services = app.bot_data[SERVICES_KEY]
-    return found
-
-
 async def _ann(app: App, tg: FakeTelegram) -> FakeUser:
     ann = tg.user(1001, "Ann")
-    await meal_log(app).ensure_user(1001, 1001)
-    await meal_log(app).set_timezone(1001, "Europe/Oslo")
+    await services_of(app).people.ensure_user(1001, 1001)
+    await services_of(app).people.set_timezone(1001, "Europe/Oslo")
     return ann
 
 
 async def _saved(app: App, at: datetime, *items: tuple[str, float]) -> int:
-    log = meal_log(app)
-    draft = await log.start_draft(1001, eaten_at=at, items=[NewItem(k, g, "typed") for k, g in items])
-    assert await log.save_meal(draft.id, 1001) is not None
+    svc = services_of(app)
+    draft = await svc.meals.start_draft(1001, eaten_at=at, items=[NewItem(k, g, "typed") for k, g in items])
+    assert await svc.meals.save_meal(draft.id, 1001) is not None
     return draft.id
 
 
@@ -51,7 +46,9 @@ async def test_week_is_a_chart_of_the_last_7_days_with_the_numbers(
     app = await start_bot()
     control_clock(app, oslo(7, 12))
     ann = await _ann(app, tg)
-    await meal_log(app).set_goals(1001, {"kcal": 2000, "protein_g": 100, "fat_g": 70, "carbs_g": 250})
+    await services_of(app).people.set_goals(
+        1001, {"kcal": 2000, "protein_g": 100, "fat_g": 70, "carbs_g": 250}
+    )
     await _saved(app, oslo(1, 9), ("egg", 100))  # Friday 1 May: the oldest of the 7 days
     await _saved(app, oslo(5, 13), ("pizza", 300), ("apple", 150))
     await _saved(app, oslo(7, 8), ("banana", 120))
@@ -114,7 +111,7 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
     control_clock(app, oslo(7, 12))
     ann = await _ann(app, tg)
     original = await _saved(app, oslo(7, 11, 30), ("rice", 100))
-    log = meal_log(app)
+    svc = services_of(app)
 
     await ann.send_text("/history")
     day = await tg.next_bot_message(1001)
@@ -122,7 +119,7 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
     assert "Save" in str(answer["text"])
     card = await tg.next_bot_message(1001)
     assert card.text is not None and "White rice" in card.text and "100 g" in card.text
-    assert [m.id for m in await log.meals_on(1001, TODAY)] == [original], "still there while editing"
+    assert [m.id for m in await svc.meals.meals_on(1001, TODAY)] == [original], "still there while editing"
 
     await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
@@ -146,10 +143,10 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
     saved = await press(tg, ann, card, "Save")
     assert str(saved["text"]).startswith("Saved.")
 
-    assert await log.meals_on(1001, TODAY) == []
-    (meal,) = await log.meals_on(1001, date(2026, 5, 6))
+    assert await svc.meals.meals_on(1001, TODAY) == []
+    (meal,) = await svc.meals.meals_on(1001, date(2026, 5, 6))
     assert meal.items[0].grams == 200 and meal.eaten_at == oslo(6, 11, 30)
-    assert len(await log.all_meals(1001)) == 1, "the original gave way to the changed copy"
+    assert len(await svc.account.all_meals(1001)) == 1, "the original gave way to the changed copy"
 
 
 async def test_discarding_a_reopened_meal_keeps_it_as_it_was(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -164,7 +161,7 @@ async def test_discarding_a_reopened_meal_keeps_it_as_it_was(tg: FakeTelegram, s
     await press(tg, ann, card, card.buttons[0][1][0])  # ✖ the banana
     card = await tg.wait_for_edit(card)
     await press(tg, ann, card, "Discard")
-    (kept,) = await meal_log(app).all_meals(1001)
+    (kept,) = await services_of(app).account.all_meals(1001)
     assert kept.id == original and kept.status == "saved" and kept.items[0].food_key == "banana"
 
 
@@ -185,7 +182,7 @@ async def test_a_typed_day_and_time_moves_a_new_meal(tg: FakeTelegram, start_bot
     new_card = await tg.next_bot_message(1001)
     assert card.buttons == [], "the old card gave way"
     await press(tg, ann, new_card, "Save")
-    (meal,) = await meal_log(app).meals_on(1001, date(2026, 5, 6))
+    (meal,) = await services_of(app).meals.meals_on(1001, date(2026, 5, 6))
     assert meal.eaten_at == oslo(6, 19, 30)
 
 
@@ -198,22 +195,22 @@ async def test_reopening_a_photo_meal_keeps_one_correction_per_food(
     card = await tg.next_bot_message(1001, timeout=30)
     card, _alternative = await change_first_food_to_an_alternative(tg, ann, card)
     await press(tg, ann, card, "Save")
-    log = meal_log(app)
-    (changed,) = await log.corrections(1001)
+    svc = services_of(app)
+    (changed,) = await corrections_of(app).corrections(1001)
     assert changed.kind == "changed"
 
-    model_food = services(app).table.get(str(changed.model_key))
+    model_food = services_of(app).table.get(str(changed.model_key))
     assert model_food is not None
 
     # Reopened, changed back to what the model said, saved: no correction is left.
     card = await _reopen_last(tg, ann)
-    assert await log.corrections(1001) == [changed], "nothing changes while the copy is open"
+    assert await corrections_of(app).corrections(1001) == [changed], "nothing changes while the copy is open"
     await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
     await press(tg, ann, options, f"↔ {model_food.name[:20]}")
     card = await tg.wait_for_edit(card)
     await press(tg, ann, card, "Save")
-    assert await log.corrections(1001) == []
+    assert await corrections_of(app).corrections(1001) == []
 
     # Reopened, a banana added and the model's food removed: one "removed", one "added".
     card = await _reopen_last(tg, ann)
@@ -226,8 +223,8 @@ async def test_reopening_a_photo_meal_keeps_one_correction_per_food(
     await press(tg, ann, card, card.buttons[0][1][0])  # ✖ the model's food
     card = await tg.wait_for_edit(results)
     await press(tg, ann, card, "Save")
-    (meal,) = await log.all_meals(1001)
-    corrections = await log.corrections(1001)
+    (meal,) = await svc.account.all_meals(1001)
+    corrections = await corrections_of(app).corrections(1001)
     assert sorted((c.kind, c.model_key, c.final_key) for c in corrections) == [
         ("added", None, "banana"),
         ("removed", model_food.key, None),

@@ -12,9 +12,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.meal_log import NewItem
 from bot.schedule import JOB_NAME, summary_tick
-from tests.bot.conftest import App, FakeClock, StartBot, control_clock, meal_log, run_summary_tick, stop_bot
+from bot.store.views import NewItem
+from tests.bot.conftest import (
+    App,
+    FakeClock,
+    StartBot,
+    control_clock,
+    run_summary_tick,
+    services_of,
+    stop_bot,
+)
 from tests.telegram_fake import FakeMessage, FakeTelegram
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -27,25 +35,25 @@ def oslo(year: int, month: int, day: int, hour: int, minute: int = 0, second: in
 
 async def meet(app: App, user_id: int, tz: str = "Europe/Oslo") -> None:
     """The person has talked to the bot and set their zone."""
-    log = meal_log(app)
-    await log.ensure_user(user_id, user_id)
-    await log.set_timezone(user_id, tz)
+    svc = services_of(app)
+    await svc.people.ensure_user(user_id, user_id)
+    await svc.people.set_timezone(user_id, tz)
 
 
 async def log_meal(
     app: App, user_id: int, at: datetime, *items: tuple[str, float], caption: str = ""
 ) -> None:
-    log = meal_log(app)
-    draft = await log.start_draft(
+    svc = services_of(app)
+    draft = await svc.meals.start_draft(
         user_id, eaten_at=at, caption=caption or None, items=[NewItem(k, g, "typed") for k, g in items]
     )
-    assert await log.save_meal(draft.id, user_id) is not None
+    assert await svc.meals.save_meal(draft.id, user_id) is not None
 
 
 async def until_unblocked(app: App, user_id: int) -> None:
     """Wait (briefly) for the handler that runs after the reply to note that the person wrote."""
     for _ in range(100):
-        person = await meal_log(app).get_user(user_id)
+        person = await services_of(app).people.get_user(user_id)
         if person is not None and person.blocked_at is None:
             return
         await asyncio.sleep(0.02)
@@ -61,7 +69,9 @@ async def test_the_summary_arrives_at_21_oslo_and_not_before(tg: FakeTelegram, s
     clock = control_clock(app, oslo(2026, 5, 5, 8))
     tg.user(1001, "Ann")
     await meet(app, 1001)
-    await meal_log(app).set_goals(1001, {"kcal": 2000, "protein_g": 120, "fat_g": 70, "carbs_g": 230})
+    await services_of(app).people.set_goals(
+        1001, {"kcal": 2000, "protein_g": 120, "fat_g": 70, "carbs_g": 230}
+    )
     await log_meal(app, 1001, oslo(2026, 5, 5, 8, 10), ("egg", 100), ("banana", 120), caption="Breakfast")
     await log_meal(app, 1001, oslo(2026, 5, 5, 12, 30), ("pizza", 300))
     await log_meal(app, 1001, oslo(2026, 5, 4, 19, 0), ("rice", 500))  # yesterday: not in today's sum
@@ -81,7 +91,7 @@ async def test_the_summary_arrives_at_21_oslo_and_not_before(tg: FakeTelegram, s
     for at in (oslo(2026, 5, 5, 21, 1), oslo(2026, 5, 5, 22), oslo(2026, 5, 5, 23, 59)):
         await run_summary_tick(app, clock, at)
     assert len(summaries(tg, 1001)) == 1, "never twice"
-    assert (await meal_log(app).get_user(1001)).summary_last_date == date(2026, 5, 5)  # type: ignore[union-attr]
+    assert (await services_of(app).people.get_user(1001)).summary_last_date == date(2026, 5, 5)  # type: ignore[union-attr]
 
 
 async def _tick_through(
@@ -124,7 +134,7 @@ async def test_dst_changes_neither_skip_nor_double_a_day(
     tg.user(1002, "Bob")
     await meet(app, 1001)
     await meet(app, 1002)
-    await meal_log(app).set_summary(1002, start, minute=2 * 60 + 30)
+    await services_of(app).people.set_summary(1002, start, minute=2 * 60 + 30)
 
     arrived = await _tick_through(app, clock, tg, start, start + timedelta(days=4))
     ann = [t.astimezone(OSLO) for t in arrived[1001]]
@@ -191,7 +201,7 @@ async def test_a_person_who_blocked_the_bot_is_skipped_until_they_write_again(
     await run_summary_tick(app, clock, oslo(2026, 6, 1, 12))
     ann.block()
     await run_summary_tick(app, clock, oslo(2026, 6, 1, 21))
-    person = await meal_log(app).get_user(1001)
+    person = await services_of(app).people.get_user(1001)
     assert person is not None and person.blocked_at is not None
     assert len(tg.calls_to("sendMessage")) == 1 and tg.errors[-1][2].startswith("Forbidden")
 
@@ -250,13 +260,13 @@ async def test_an_empty_day_gets_a_nudge_or_nothing_as_the_person_chose(
     for user_id in (1001, 1002):
         tg.user(user_id)
         await meet(app, user_id)
-    await meal_log(app).update_settings(1002, {"empty_day": "silent"})
+    await services_of(app).people.update_settings(1002, {"empty_day": "silent"})
     await run_summary_tick(app, clock, oslo(2026, 6, 1, 12))
     await run_summary_tick(app, clock, oslo(2026, 6, 1, 21))
     (nudge,) = summaries(tg, 1001)
     assert nudge.text is not None and "Nothing logged today" in nudge.text
     assert tg.bot_messages(1002) == []
-    silent = await meal_log(app).get_user(1002)
+    silent = await services_of(app).people.get_user(1002)
     assert silent is not None and silent.summary_last_date == date(2026, 6, 1), "the day counts as done"
 
 

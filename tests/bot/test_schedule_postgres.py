@@ -1,7 +1,7 @@
 """Exactly once with several bot processes: two schedulers, two OS processes, one PostgreSQL database.
 
 Each process is `tests/bot/summary_process.py`: the bot's own SummaryScheduler over PTB's rate-limited
-bot and the meal log, as in a `foodbot run` replica. They start together on 500 people due in the same
+bot and the summary store, as in a `foodbot run` replica. They start together on 500 people due in the same
 minute; the loopback Bot API server counts what arrives in each chat.
 """
 
@@ -17,9 +17,10 @@ from sqlalchemy import insert
 
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.db.models import User
-from bot.meal_log import MealLog, NewItem
 from bot.migrate import upgrade_database
 from bot.nutrition import default_table
+from bot.store.meals import MealStore
+from bot.store.views import NewItem
 from tests.telegram_fake import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,12 +73,12 @@ async def test_two_processes_send_500_summaries_each_exactly_once(
                     for user_id in range(FIRST_ID, FIRST_ID + PEOPLE)
                 ],
             )
-        log = MealLog(make_sessionmaker(engine), default_table())
+        meals = MealStore(make_sessionmaker(engine), default_table())
         for user_id in range(FIRST_ID, FIRST_ID + PEOPLE, 25):  # some have eaten, the rest get a nudge
-            draft = await log.start_draft(
+            draft = await meals.start_draft(
                 user_id, eaten_at=now - timedelta(hours=7), items=[NewItem("egg", 100)]
             )
-            await log.save_meal(draft.id, user_id)
+            await meals.save_meal(draft.id, user_id)
     finally:
         await engine.dispose()
     for user_id in range(FIRST_ID, FIRST_ID + PEOPLE):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from tests.bot.conftest import StartBot, control_clock, meal_log, press, run_summary_tick
+from tests.bot.conftest import StartBot, control_clock, press, run_summary_tick, services_of
 from tests.telegram_fake import FakeTelegram
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -43,7 +43,7 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     await press(tg, ann, view, "Turn summaries off")
     view = await tg.wait_for_edit(view)
     assert view.text is not None and "Daily summary: off" in view.text
-    person = await meal_log(app).get_user(1001)
+    person = await services_of(app).people.get_user(1001)
     assert person is not None and not person.summaries_on
     count = len(tg.bot_messages(1001))
     await run_summary_tick(app, clock, datetime(2026, 6, 2, 18, 30, tzinfo=OSLO).astimezone(UTC))
@@ -107,7 +107,7 @@ async def test_goals_typed(tg: FakeTelegram, start_bot: StartBot) -> None:
     await ann.send_text("1800 kcal, 140 protein")
     saved = await tg.next_bot_message(1001)
     assert saved.text is not None and "1800 kcal · protein 140 g" in saved.text
-    person = await meal_log(app).get_user(1001)
+    person = await services_of(app).people.get_user(1001)
     assert person is not None and person.goals["kcal"] == 1800 and person.pending is None
 
 
@@ -135,7 +135,7 @@ async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start
     assert "× 1.55" in proposal.text and "2759 kcal" in proposal.text
     await press(tg, ann, proposal, "Use these")
     await tg.wait_for_edit(activity)
-    person = await meal_log(app).get_user(1001)
+    person = await services_of(app).people.get_user(1001)
     assert person is not None
     assert person.goals == {"kcal": 2759.0, "protein_g": 96.0, "fat_g": 92.0, "carbs_g": 387.0}
     await ann.send_text("/settings")

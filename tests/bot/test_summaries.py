@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.goals import Goals
-from bot.meal_log import ItemView, MealView
 from bot.portions import Macros
+from bot.store.views import ItemView, MealView
 from bot.summaries import (
     MAX_TEXT,
     daily_message,

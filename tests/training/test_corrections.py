@@ -1,4 +1,4 @@
-"""`foodbot export-corrections` against a real meal log and the loopback Bot API server."""
+"""`foodbot export-corrections` against a real database of meals and the loopback Bot API server."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ import pytest
 
 from bot.cli import main
 from bot.db.engine import make_engine, make_sessionmaker
-from bot.meal_log import MealLog, NewItem
 from bot.migrate import upgrade_database
 from bot.nutrition import default_table
+from bot.store.meals import MealStore
+from bot.store.people import PeopleStore
+from bot.store.views import NewItem
 from model.recognition import RankedFood, Recognition
 from tests.telegram_fake import FakeTelegram
 from tests.training.synth import make_image
@@ -38,17 +40,19 @@ def _recognition(*foods: str) -> Recognition:
 
 
 @pytest.fixture
-async def log(tmp_path: Path) -> AsyncIterator[tuple[MealLog, str]]:
+async def database(tmp_path: Path) -> AsyncIterator[tuple[PeopleStore, MealStore, str]]:
+    """A migrated SQLite database: the stores to fill it, and its URL for the command."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'foodbot.db'}"
     await asyncio.to_thread(upgrade_database, url)
     engine = make_engine(url)
-    yield MealLog(make_sessionmaker(engine), default_table()), url
+    sessions = make_sessionmaker(engine)
+    yield PeopleStore(sessions), MealStore(sessions, default_table()), url
     await engine.dispose()
 
 
-async def _photo_meal(log: MealLog, file_id: str, unique_id: str, *model_foods: str) -> int:
+async def _photo_meal(meals: MealStore, file_id: str, unique_id: str, *model_foods: str) -> int:
     items = [NewItem(food, default_table()[food].portion_g) for food in model_foods]
-    meal = await log.start_draft(
+    meal = await meals.start_draft(
         ANN,
         eaten_at=NOON,
         photo_file_id=file_id,
@@ -66,32 +70,32 @@ def _export(monkeypatch: pytest.MonkeyPatch, out: Path, env: dict[str, str], *ex
 
 
 async def test_export_downloads_the_corrected_photos_and_writes_their_foods(
-    tmp_path: Path, log: tuple[MealLog, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database: tuple[PeopleStore, MealStore, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meal_log, url = log
+    people, meals, url = database
     async with FakeTelegram() as tg:
         ann = tg.user(ANN)
-        await meal_log.ensure_user(ANN, ann.chat_id)
+        await people.ensure_user(ANN, ann.chat_id)
         # Photo 1: the model said pizza and sushi; Ann made the pizza guacamole and saved the meal.
         first = (await ann.send_photo(_jpeg("guacamole", 1)))["photo"][-1]
-        meal = await meal_log.get_meal(
-            await _photo_meal(meal_log, first["file_id"], first["file_unique_id"], "pizza", "sushi"), ANN
+        meal = await meals.get_meal(
+            await _photo_meal(meals, first["file_id"], first["file_unique_id"], "pizza", "sushi"), ANN
         )
         assert meal is not None
-        await meal_log.change_item_food(meal.id, meal.items[0].id, ANN, "guacamole")
-        await meal_log.save_meal(meal.id, ANN)
+        await meals.change_item_food(meal.id, meal.items[0].id, ANN, "guacamole")
+        await meals.save_meal(meal.id, ANN)
         # Photo 2: the model said pizza; Ann took it away and added pancakes, and left it a draft.
         second = (await ann.send_photo(_jpeg("pancakes", 2)))["photo"][-1]
-        draft = await meal_log.get_meal(
-            await _photo_meal(meal_log, second["file_id"], second["file_unique_id"], "pizza"), ANN
+        draft = await meals.get_meal(
+            await _photo_meal(meals, second["file_id"], second["file_unique_id"], "pizza"), ANN
         )
         assert draft is not None
-        await meal_log.remove_item(draft.id, draft.items[0].id, ANN)
-        await meal_log.add_item(draft.id, ANN, "pancakes")
+        await meals.remove_item(draft.id, draft.items[0].id, ANN)
+        await meals.add_item(draft.id, ANN, "pancakes")
         # Photo 3: a file id the server does not know (a photo from another bot's token).
-        gone = await meal_log.get_meal(await _photo_meal(meal_log, "AgAC-unknown", "AQAD-gone", "pizza"), ANN)
+        gone = await meals.get_meal(await _photo_meal(meals, "AgAC-unknown", "AQAD-gone", "pizza"), ANN)
         assert gone is not None
-        await meal_log.change_item_food(gone.id, gone.items[0].id, ANN, "sushi")
+        await meals.change_item_food(gone.id, gone.items[0].id, ANN, "sushi")
 
         env = {
             "TELEGRAM_BOT_TOKEN": tg.token,
@@ -134,13 +138,13 @@ async def test_export_downloads_the_corrected_photos_and_writes_their_foods(
 
 
 async def test_without_a_token_only_the_manifest_is_written(
-    tmp_path: Path, log: tuple[MealLog, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, database: tuple[PeopleStore, MealStore, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    meal_log, url = log
-    await meal_log.ensure_user(ANN, ANN)
-    meal = await meal_log.get_meal(await _photo_meal(meal_log, "AgAC-1", "AQAD-1", "pizza"), ANN)
+    people, meals, url = database
+    await people.ensure_user(ANN, ANN)
+    meal = await meals.get_meal(await _photo_meal(meals, "AgAC-1", "AQAD-1", "pizza"), ANN)
     assert meal is not None
-    await meal_log.change_item_food(meal.id, meal.items[0].id, ANN, "sushi")
+    await meals.change_item_food(meal.id, meal.items[0].id, ANN, "sushi")
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     env = {"TELEGRAM_BOT_TOKEN": "", "DATABASE_URL": url, "DATA_DIR": str(tmp_path / "data")}
     assert await asyncio.to_thread(_export, monkeypatch, tmp_path / "out", env) == 0

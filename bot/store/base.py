@@ -1,0 +1,59 @@
+"""What every store shares: its sessions, the nutrition table, and the rules for ids from outside."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import Select
+
+from bot.db.engine import WRITE
+from bot.db.models import Meal
+from bot.nutrition import NutritionTable
+from bot.store.views import MealView, meal_view
+
+#: Ids are 32-bit integers in the database; anything outside cannot name a row.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    """Whether an id from callback data could name a row at all (a forged one gives None, not an error)."""
+    return isinstance(value, int) and 0 < value <= MAX_ID
+
+
+def meals_query() -> Select[Meal]:
+    """Meals with their items and prediction loaded up front, as `meal_view` needs them."""
+    return select(Meal).options(selectinload(Meal.items), selectinload(Meal.prediction))
+
+
+class Store:
+    """A store over an async sessionmaker: short read sessions and one transaction per change."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction that will write: committed on success, rolled back on an exception."""
+        async with self._sessions() as session, session.begin():
+            await session.connection(execution_options=WRITE)
+            yield session
+
+
+class TableStore(Store):
+    """A store that hands out meals: their items are named (and priced, when they change) from the table."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: NutritionTable) -> None:
+        super().__init__(sessions)
+        self._table = table
+
+    def _meal_view(self, meal: Meal) -> MealView:
+        return meal_view(meal, self._table)
