@@ -11,6 +11,7 @@ import html
 import logging
 import signal
 import sys
+from secrets import token_urlsafe
 from typing import Any
 
 from telegram import Bot, Update
@@ -185,16 +186,37 @@ async def check_token(settings: Settings) -> str | None:
 
 
 def run_bot(settings: Settings) -> int:
-    """`foodbot run`: check the token, migrate, then poll until SIGINT/SIGTERM. Returns the exit status."""
+    """`foodbot run`: check the token, migrate, then serve until SIGINT/SIGTERM. Returns the exit status.
+
+    With WEBHOOK_URL set, Telegram posts updates to it (a TLS-terminating proxy forwards them to
+    WEBHOOK_LISTEN); otherwise the bot long-polls. Pending updates are never dropped in either mode: a
+    photo sent while the bot was down is still answered.
+    """
     problem = asyncio.run(check_token(settings))
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
     upgrade_database(settings.database_url)
     app = build_application(settings)
-    app.run_polling(
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    if not settings.webhook_url:
+        app.run_polling(
+            allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals, drop_pending_updates=False
+        )
+        return 0
+    host, port = settings.webhook_address
+    # Without a secret anyone who finds the URL could post updates in any person's name, so one is always
+    # set: WEBHOOK_SECRET, or a fresh random one that setWebhook hands to Telegram at every start.
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else token_urlsafe(32)
+    _LOGGER.info("serving webhook %s on %s:%d", settings.webhook_url, host, port)
+    app.run_webhook(
+        listen=host,
+        port=port,
+        url_path=settings.webhook_path,
+        webhook_url=settings.webhook_url,
+        secret_token=secret,
         allowed_updates=Update.ALL_TYPES,
-        stop_signals=(signal.SIGINT, signal.SIGTERM),
+        stop_signals=stop_signals,
         drop_pending_updates=False,
     )
     return 0

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Settings(BaseSettings):
@@ -39,6 +43,46 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         """`KEY=` in .env means "not set", not an empty token or the current directory."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _https_webhook(cls, value: Any) -> Any:
+        """Telegram only posts to https URLs; say so at start rather than when setWebhook fails."""
+        if isinstance(value, str) and value.strip():
+            parts = urlsplit(value.strip())
+            if parts.scheme != "https" or not parts.hostname:
+                raise ValueError(
+                    "WEBHOOK_URL must be a public https:// URL, e.g. https://bot.example.com/telegram"
+                )
+            return value.strip()
+        return "" if isinstance(value, str) else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_alphabet(cls, value: SecretStr | None) -> SecretStr | None:
+        """Telegram's rule for `secret_token`: 1-256 of A-Z, a-z, 0-9, _ and -."""
+        if value is not None and not _SECRET_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("WEBHOOK_SECRET must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 127.0.0.1:8443")
+        return value.strip()
+
+    @property
+    def webhook_address(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN as (host, port); brackets around an IPv6 host are dropped."""
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path Telegram posts to (that of WEBHOOK_URL), which the local listener serves."""
+        return urlsplit(self.webhook_url).path.strip("/")
 
     @field_validator("device", mode="before")
     @classmethod

@@ -4,30 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from model.bundle import ModelBundle
+from tests.bot.processes import FOODBOT, foodbot_env, start_foodbot_run
 from tests.conftest import FIXTURES
 from tests.telegram_fake import FakeTelegram
-
-FOODBOT = str(Path(sys.executable).parent / "foodbot")
-
-
-def _env(data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "MODEL_", "DATABASE_"))}
-    return {**env, "DATA_DIR": str(data_dir), "DEVICE": "cpu", **extra}
 
 
 def test_predict_prints_espresso_with_its_macros(data_dir: Path, default_bundle: ModelBundle) -> None:
     done = subprocess.run(
         [FOODBOT, "predict", str(FIXTURES / "coffee.png")],
-        env=_env(data_dir),
+        env=foodbot_env(data_dir),
         capture_output=True,
         text=True,
         timeout=120,
@@ -47,7 +39,7 @@ def test_predict_json_answers_every_file_and_fails_only_the_bad_ones(
     files = [FIXTURES / "coffee.png", FIXTURES / "chelsea.png", tmp_path / "missing.jpg", broken]
     done = subprocess.run(
         [FOODBOT, "predict", "--json", "--top", "2", *map(str, files)],
-        env=_env(data_dir),
+        env=foodbot_env(data_dir),
         capture_output=True,
         text=True,
         timeout=120,
@@ -66,11 +58,11 @@ def test_predict_json_answers_every_file_and_fails_only_the_bad_ones(
     assert "cut off" in cut["error"]
 
 
-def test_run_without_a_token_says_what_to_put_in_env(tmp_path: Path) -> None:
+def test_run_without_a_token_says_what_to_put_infoodbot_env(tmp_path: Path) -> None:
     done = subprocess.run(
         [FOODBOT, "run"],
         cwd=tmp_path,
-        env=_env(tmp_path / "data"),
+        env=foodbot_env(tmp_path / "data"),
         capture_output=True,
         text=True,
         timeout=60,
@@ -81,25 +73,11 @@ def test_run_without_a_token_says_what_to_put_in_env(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-async def _foodbot_run(
-    tmp_path: Path, data_dir: Path, tg: FakeTelegram, token: str
-) -> asyncio.subprocess.Process:
-    env = _env(
-        data_dir,
-        TELEGRAM_BOT_TOKEN=token,
-        TELEGRAM_API_BASE_URL=tg.base_url,
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
-    )
-    return await asyncio.create_subprocess_exec(
-        FOODBOT, "run", cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-
-
 async def test_run_with_a_rejected_token_says_so_in_one_line(
     tmp_path: Path, data_dir: Path, default_bundle: ModelBundle
 ) -> None:
     async with FakeTelegram() as tg:
-        process = await _foodbot_run(tmp_path, data_dir, tg, "999:WRONG")
+        process = await start_foodbot_run(tmp_path, data_dir, tg, "999:WRONG")
         _, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 2
     assert "rejected TELEGRAM_BOT_TOKEN" in stderr.decode()
@@ -110,7 +88,7 @@ async def test_run_serves_people_and_stops_cleanly_on_sigterm(
     tmp_path: Path, data_dir: Path, default_bundle: ModelBundle
 ) -> None:
     async with FakeTelegram() as tg:
-        process = await _foodbot_run(tmp_path, data_dir, tg, tg.token)
+        process = await start_foodbot_run(tmp_path, data_dir, tg, tg.token)
         try:
             await tg.wait_for(lambda: tg.commands, timeout=120)
             ann = tg.user(1001, "Ann")
@@ -127,6 +105,6 @@ async def test_run_serves_people_and_stops_cleanly_on_sigterm(
 @pytest.mark.parametrize("args", [["predict"], ["predict", "x.jpg", "--top", "0"]])
 def test_bad_arguments_are_refused(args: list[str], tmp_path: Path) -> None:
     done = subprocess.run(
-        [FOODBOT, *args], env=_env(tmp_path), capture_output=True, text=True, timeout=60, check=False
+        [FOODBOT, *args], env=foodbot_env(tmp_path), capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ from tests.telegram_fake.media import (
 from tests.telegram_fake.state import ApiError, Chat, FakeMessage, UploadedFile, World, bad_request
 
 MAX_TEXT = 4096
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 CHAT_ACTIONS = frozenset(
@@ -444,9 +446,13 @@ def set_webhook(world: World, params: Params) -> bool:
     url = str(params.get("url") or "")
     if url and not url.startswith("https://"):
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    secret = str(params.get("secret_token") or "")
+    if secret and not _SECRET_TOKEN.fullmatch(secret):
+        raise bad_request("bad webhook: secret token contains unallowed characters")
     if _bool(params, "drop_pending_updates"):
         world.updates.clear()
-    world.webhook = {"url": url, "allowed_updates": _object(params, "allowed_updates")} if url else {}
+    allowed = _object(params, "allowed_updates")
+    world.webhook = {"url": url, "allowed_updates": allowed, "secret_token": secret} if url else {}
     return True
 
 
@@ -463,8 +469,9 @@ def get_webhook_info(world: World, params: Params) -> dict[str, Any]:
         "has_custom_certificate": False,
         "pending_update_count": len(world.updates),
     }
-    if world.webhook.get("allowed_updates"):
-        info["allowed_updates"] = world.webhook["allowed_updates"]
+    for key in ("allowed_updates", "last_error_date", "last_error_message"):
+        if world.webhook.get(key):
+            info[key] = world.webhook[key]
     return info
 
 

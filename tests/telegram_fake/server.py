@@ -32,6 +32,7 @@ from aiohttp import web
 from tests.telegram_fake.methods import Poller, registry
 from tests.telegram_fake.state import ApiError, Chat, FakeMessage, Stats, UploadedFile, World, bad_request
 from tests.telegram_fake.users import FakeUser
+from tests.telegram_fake.webhook import WebhookSender
 
 if TYPE_CHECKING:
     from telegram import Bot
@@ -135,6 +136,7 @@ class FakeTelegram:
         self._seen_edits: dict[tuple[int, int], int] = {}
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        self._webhook = WebhookSender(self._world)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
 
@@ -149,12 +151,14 @@ class FakeTelegram:
         sock.bind(("127.0.0.1", 0))
         self._port = int(sock.getsockname()[1])
         await web.SockSite(self._runner, sock).start()
+        await self._webhook.start()
         _LOGGER.debug("fake Telegram listening on %s", self.base_url)
 
     async def stop(self) -> None:
         """Ends pending long polls (they answer with no updates) and closes the server."""
         self._world.closing = True
         self._world.notify()
+        await self._webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -167,6 +171,15 @@ class FakeTelegram:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+    def route(self, public_origin: str, local_origin: str) -> None:
+        """Deliver webhook posts for ``https://public`` to ``http://127.0.0.1:port`` (the TLS proxy)."""
+        self._webhook.route(public_origin, local_origin)
+
+    @property
+    def webhook_deliveries(self) -> list[tuple[int, int | None]]:
+        """Each webhook post tried: (update_id, the bot's HTTP status, or None if it could not connect)."""
+        return self._webhook.deliveries
 
     @property
     def base_url(self) -> str:
