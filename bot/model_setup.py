@@ -21,6 +21,14 @@ def configured_bundle(settings: Settings, progress: Callable[[str], None] = prin
 def make_recognizer(
     settings: Settings, table: NutritionTable, progress: Callable[[str], None] = print, top_k: int = 5
 ) -> Recognizer:
-    """A recognizer for the configured bundle whose foods carry the nutrition table's names."""
+    """A warmed-up recognizer for the configured bundle whose foods carry the nutrition table's names."""
     names = {food.key: food.name for food in table}
-    return Recognizer(configured_bundle(settings, progress), settings.device, food_names=names, top_k=top_k)
+    recognizer = Recognizer(
+        configured_bundle(settings, progress),
+        settings.device,
+        food_names=names,
+        top_k=top_k,
+        compile_model=settings.torch_compile,
+    )
+    recognizer.warm_up()
+    return recognizer

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     model_dir: Path | None = None
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    torch_compile: bool = False
     queue_url: str = ""
     queue_prefix: str = "foodbot"
     metrics_port: int | None = None

@@ -69,6 +69,7 @@ class Recognizer:
         food_names: Mapping[str, str] | None = None,
         top_k: int = 5,
         runtime: str = "auto",
+        compile_model: bool = False,
         device_decode: bool | None = None,
     ) -> None:
         self.bundle = bundle
@@ -77,7 +78,7 @@ class Recognizer:
         self._names = dict(food_names or {})
         self._foods = _index_foods(bundle)
         self._preprocess = Preprocessor(bundle.meta.data_config)
-        self.runtime = make_runtime(bundle, self.device, runtime)
+        self.runtime = make_runtime(bundle, self.device, runtime, compile_model=compile_model)
         #: Whether photos are decoded as a batch on the device (nvJPEG) rather than one by one on the CPU.
         self.decodes_on_device = self.device.type == "cuda" if device_decode is None else device_decode
         self._device_preprocess = DevicePreprocessor(bundle.meta.data_config, self.device, self.preprocess)
@@ -116,6 +117,15 @@ class Recognizer:
         if not tensors:
             return []
         return [self.interpret(row) for row in self.probabilities(tensors)]
+
+    def warm_up(self) -> None:
+        """Run one blank photo through the model so the first person does not pay for start-up work.
+
+        That work is small on the CPU (ONNX Runtime's first allocations) but large on a GPU: the CUDA
+        context, cuDNN's algorithm search and, with TORCH_COMPILE, the compilation itself (a minute).
+        """
+        channels, height, width = self.bundle.meta.data_config.input_size
+        self.probabilities(torch.zeros(1, channels, height, width))
 
     def probabilities(self, batch: Batch) -> np.ndarray:
         """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""

@@ -62,6 +62,7 @@ class TorchRuntime:
         model = bundle.create_model().to(device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)
+        self.compiled = compile_model
         self._model: torch.nn.Module = torch.compile(model) if compile_model else model  # type: ignore[assignment]
         self.name = f"torch-{device.type}{'-bf16' if self.cuda else ''}"
         self.pipeline_depth = 1
@@ -146,12 +147,19 @@ def _float32(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().cpu().numpy().astype(np.float32, copy=False)
 
 
-def make_runtime(bundle: ModelBundle, device: torch.device, prefer: str = "auto") -> Runtime:
-    """`auto`: ONNX Runtime on the CPU when the bundle has an export, PyTorch otherwise and on CUDA."""
+def make_runtime(
+    bundle: ModelBundle, device: torch.device, prefer: str = "auto", compile_model: bool = False
+) -> Runtime:
+    """`auto`: ONNX Runtime on the CPU when the bundle has an export, PyTorch otherwise and on CUDA.
+
+    `compile_model` (TORCH_COMPILE) applies to PyTorch only; ONNX Runtime has its own graph optimizer.
+    """
     if prefer not in {"auto", "onnx", "torch"}:
         raise ValueError(f"runtime must be auto, onnx or torch, not {prefer!r}")
     if device.type == "cpu" and prefer != "torch" and bundle.onnx_path is not None:
+        if compile_model:
+            _LOGGER.info("TORCH_COMPILE is for the PyTorch runtime; ONNX Runtime serves the CPU")
         return OnnxRuntime(bundle)
     if prefer == "onnx":
         raise FileNotFoundError(f"{bundle.path} has no model.onnx for ONNX Runtime")
-    return TorchRuntime(bundle, device)
+    return TorchRuntime(bundle, device, compile_model=compile_model)

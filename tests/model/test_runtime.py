@@ -73,3 +73,16 @@ def test_onnx_splits_a_batch_over_its_threads_and_keeps_the_order(default_bundle
         split = OnnxRuntime(default_bundle, threads=threads, chunk=chunk).probabilities(tensors)
         np.testing.assert_allclose(split, whole, atol=1e-5)
     assert [int(row.argmax()) for row in whole] == [int(row.argmax()) for row in split]
+
+
+def test_torch_compile_is_an_option_of_the_pytorch_runtime_only(default_bundle: ModelBundle) -> None:
+    """TORCH_COMPILE wraps the PyTorch model (compiled lazily; not run here: inductor takes minutes on
+    two cores) and leaves the ONNX runtime alone."""
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    compiled = make_runtime(default_bundle, torch.device("cpu"), "torch", compile_model=True)
+    assert isinstance(compiled, TorchRuntime) and compiled.compiled
+    assert isinstance(compiled._model, OptimizedModule)
+    plain = make_runtime(default_bundle, torch.device("cpu"), "torch")
+    assert isinstance(plain, TorchRuntime) and not isinstance(plain._model, OptimizedModule)
+    assert isinstance(make_runtime(default_bundle, torch.device("cpu"), compile_model=True), OnnxRuntime)
