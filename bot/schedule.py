@@ -43,7 +43,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.store.summaries import SummaryStore
 from bot.store.views import SummaryClaim, SummaryOutcome
 from bot.summaries import daily_message
-from bot.summary_times import catch_up_day, local_day, next_due, summary_instant, utc_now
+from bot.summary_times import catch_up_day, next_due, resume_due, sums_up_yesterday, utc_now
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -209,11 +209,10 @@ class SummaryScheduler:
         for claim in claims:
             if not _known_zone(claim.timezone):  # never stored so, but one bad row must not stop the tick
                 claim = replace(claim, timezone="UTC")
-            day = catch_up_day(claim.due_at, now, claim.timezone)
+            day = catch_up_day(claim.due_at, claim.summary_minute, now, claim.timezone)
             if day is None:
                 report.late += 1
-                today = local_day(now, claim.timezone)
-                due = summary_instant(today, claim.summary_minute, claim.timezone)
+                due = resume_due(now, claim.summary_minute, claim.timezone)
                 settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, due))
             elif claim.last_date is not None and claim.last_date >= day:
                 settled.append(
@@ -229,7 +228,12 @@ class SummaryScheduler:
             following = next_due(day, claim.summary_minute, claim.timezone)
             try:
                 text = daily_message(
-                    day, meals[(claim.user_id, day)], claim.goals, claim.settings, claim.timezone
+                    day,
+                    meals[(claim.user_id, day)],
+                    claim.goals,
+                    claim.settings,
+                    claim.timezone,
+                    next_morning=sums_up_yesterday(claim.summary_minute),
                 )
             except Exception:  # one person's odd data must not stop everyone's summary
                 _LOGGER.exception("could not compose the summary of user %s", claim.user_id)

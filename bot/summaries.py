@@ -102,20 +102,30 @@ def summary_text(day: date, meals: Sequence[MealView], goals: Goals | None, tz: 
     return "\n".join(head + kept + tail + footer)
 
 
-def nudge_text(day: date) -> str:
-    """The short note for a day with nothing logged."""
+def nudge_text(day: date, next_morning: bool = False) -> str:
+    """The short note for a day with nothing logged; `next_morning` when it is sent after midnight."""
+    logged, then = ("that day", "Today") if next_morning else ("today", "Tomorrow")
     return (
         f"🌙 <b>{day:%A, %-d %B}</b>\n"
-        "Nothing logged today. Tomorrow, send me a photo of each meal, or type it like "
+        f"Nothing logged {logged}. {then}, send me a photo of each meal, or type it like "
         "<i>2 eggs</i>, and I'll add it all up for you.\n"
         "<i>Don't want this note? /settings</i>"
     )
 
 
 def daily_message(
-    day: date, meals: Sequence[MealView], goals: dict[str, Any], settings: dict[str, Any], tz: str
+    day: date,
+    meals: Sequence[MealView],
+    goals: dict[str, Any],
+    settings: dict[str, Any],
+    tz: str,
+    *,
+    next_morning: bool = False,
 ) -> str | None:
-    """The text to send for a day, or None to stay silent (an empty day, for someone who asked so)."""
+    """The text to send for a day, or None to stay silent (an empty day, for someone who asked so).
+
+    `next_morning`: the summary goes out after midnight (a night summary time), so "today" is wrong.
+    """
     if not meals:
-        return nudge_text(day) if empty_day_choice(settings) == "nudge" else None
+        return nudge_text(day, next_morning) if empty_day_choice(settings) == "nudge" else None
     return summary_text(day, meals, Goals.from_dict(goals), tz)

@@ -3,8 +3,11 @@
 A summary time is a wall-clock time in the person's zone, kept as minutes after local midnight
 (21:00 is 1260). Each due moment is stored as an aware UTC instant: the summary of local day D is due
 at D's summary time, and once it is sent (or found too late, see `catch_up_day`) the next one is due
-at the same wall time on D + 1. Days are counted on the calendar, never as 24-hour steps, so a
-daylight-saving change neither skips nor doubles a day:
+at the same wall time on D + 1. A night time (before `NIGHT_END_MINUTE`, 04:00) sums up the day that
+has just ended: the summary of D is due at 00:30 on D + 1, because someone who picks 00:30 (a late
+evening, a night shift) wants the evening they just had, not the half hour since midnight. The day a
+summary goes out on is its *delivery day*. Days are counted on the calendar, never as 24-hour steps, so
+a daylight-saving change neither skips nor doubles a day:
 
 * a wall time that does not exist that day (spring forward, e.g. 02:30 in Europe/Oslo on the last
   Sunday of March) falls due at the same distance after the gap, 03:30, still on that day;
@@ -20,6 +23,8 @@ from zoneinfo import ZoneInfo
 #: 21:00, the default summary time.
 DEFAULT_SUMMARY_MINUTE = 21 * 60
 MINUTES_PER_DAY = 24 * 60
+#: Summary times before 04:00 sum up the previous day (see the module docstring).
+NIGHT_END_MINUTE = 4 * 60
 #: A summary time up to this long ago still counts as ahead when planning: the minute tick that plans
 #: a new person at 21:00:00.3 must not push their 21:00 summary to tomorrow.
 PLANNING_SLACK = timedelta(minutes=1)
@@ -45,6 +50,11 @@ def minute_text(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def summary_time_text(minute: int) -> str:
+    """`21:00`; a night time says which day it sums up, `00:30 (for the day before)`."""
+    return f"{minute_text(minute)} (for the day before)" if sums_up_yesterday(minute) else minute_text(minute)
+
+
 def parse_clock(text: str) -> int | None:
     """Minutes after midnight for `21:30`, `9.15`, `7pm`, `21`, `9:30 am`; None for anything else."""
     found = _CLOCK.match(text)
@@ -60,21 +70,35 @@ def parse_clock(text: str) -> int | None:
     return hour * 60 + minute
 
 
+def sums_up_yesterday(minute: int) -> bool:
+    """Whether a summary at `minute` is sent the morning after the day it sums up (a night time)."""
+    return check_minute(minute) < NIGHT_END_MINUTE
+
+
+def _days_late(minute: int) -> timedelta:
+    """How many days after the summed-up day the summary goes out: one for a night time, else none."""
+    return timedelta(days=1 if sums_up_yesterday(minute) else 0)
+
+
 def local_day(moment: datetime, tz: str) -> date:
     """The calendar day in zone `tz` at the aware instant `moment`."""
     return _aware(moment).astimezone(ZoneInfo(tz)).date()
 
 
 def summary_instant(day: date, minute: int, tz: str) -> datetime:
-    """The UTC instant of wall time `minute` on local `day` in `tz` (see the module docstring for DST)."""
-    check_minute(minute)
-    wall = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=ZoneInfo(tz))  # fold=0
+    """When the summary of local `day` is due: wall time `minute` on its delivery day, as UTC.
+
+    The delivery day is `day` itself, or the next one for a night time; see the module docstring for
+    wall times that DST skips or repeats.
+    """
+    delivery = day + _days_late(minute)
+    wall = datetime.combine(delivery, time(minute // 60, minute % 60), tzinfo=ZoneInfo(tz))  # fold=0
     return wall.astimezone(UTC)
 
 
-def summary_day(due_at: datetime, tz: str) -> date:
-    """The local day whose summary is due at `due_at` (a wall time never leaves its own day)."""
-    return local_day(due_at, tz)
+def summary_day(due_at: datetime, minute: int, tz: str) -> date:
+    """The local day whose summary is due at `due_at` (a wall time never leaves its delivery day)."""
+    return local_day(due_at, tz) - _days_late(minute)
 
 
 def first_due(now: datetime, minute: int, tz: str, last_sent: date | None) -> datetime:
@@ -94,17 +118,24 @@ def first_due(now: datetime, minute: int, tz: str, last_sent: date | None) -> da
 
 
 def moved_due(
-    old_due: datetime | None, now: datetime, minute: int, tz: str, last_sent: date | None
+    old_due: datetime | None,
+    old_minute: int,
+    now: datetime,
+    minute: int,
+    tz: str,
+    last_sent: date | None,
 ) -> datetime:
     """After a change of summary time: the summary owed next keeps its day and takes the new time.
 
     Changing 21:00 to 20:00 at 20:30 therefore sends today's summary at once rather than dropping it,
-    and changing it after today's went out moves tomorrow's. Without a plan for today or later (never
-    planned, or overdue from an earlier day) it is planned afresh (`first_due`).
+    changing it after today's went out moves tomorrow's, and changing 21:00 to 00:30 sends today's
+    after midnight. When the owed summary could no longer go out on its delivery day at the new time
+    (00:30 changed to 21:00 at 00:15: yesterday's 21:00 is over), or there is no plan (never planned,
+    overdue), it is planned afresh (`first_due`).
     """
     if old_due is not None:
-        day = local_day(old_due, tz)
-        if day >= local_day(now, tz):
+        day = summary_day(old_due, old_minute, tz)
+        if day + _days_late(minute) >= local_day(now, tz):
             return summary_instant(day, minute, tz)
     return first_due(now, minute, tz, last_sent)
 
@@ -114,14 +145,23 @@ def next_due(day: date, minute: int, tz: str) -> datetime:
     return summary_instant(day + timedelta(days=1), minute, tz)
 
 
-def catch_up_day(due_at: datetime, now: datetime, tz: str) -> date | None:
+def catch_up_day(due_at: datetime, minute: int, now: datetime, tz: str) -> date | None:
     """The local day to sum up now for a summary that fell due at `due_at`, or None if it is too late.
 
-    A summary goes out late (after downtime) on its own local day only; once that day is over it is
-    skipped, and the caller schedules today's instead (`summary_instant(local_day(now), ...)`).
+    A summary goes out late (after downtime) on its own delivery day only; once that day is over it is
+    skipped, and the caller plans the one delivered today instead (`resume_due`).
     """
-    day = summary_day(due_at, tz)
-    return day if local_day(now, tz) == day else None
+    if local_day(now, tz) != local_day(due_at, tz):
+        return None
+    return summary_day(due_at, minute, tz)
+
+
+def resume_due(now: datetime, minute: int, tz: str) -> datetime:
+    """After a summary was found too late: the one whose delivery day is today.
+
+    Its time may have passed already today; it then goes out at the next tick, still on its day.
+    """
+    return summary_instant(local_day(now, tz) - _days_late(minute), minute, tz)
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")

@@ -22,7 +22,7 @@ from bot.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from bot.schedule import now_of
 from bot.store.views import UserView
 from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
-from bot.summary_times import minute_text
+from bot.summary_times import minute_text, summary_time_text
 from bot.timezones import resolve_timezone, suggest_timezones
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def zone_at(latitude: float, longitude: float) -> str | None:
 def settings_text(person: UserView, now: datetime) -> str:
     """The person's settings at a glance."""
     here = now.astimezone(ZoneInfo(person.timezone))
-    summary = f"on, at {minute_text(person.summary_minute)}" if person.summaries_on else "off"
+    summary = f"on, at {summary_time_text(person.summary_minute)}" if person.summaries_on else "off"
     empty = "a short nudge" if empty_day_choice(person.settings) == "nudge" else "nothing"
     goals = Goals.from_dict(person.goals)
     goal_line = (
@@ -125,7 +125,7 @@ async def on_settings_press(update: Update, context: Context) -> None:
         minute = int(arg[:2]) * 60 + int(arg[2:])
         updated = await people.set_summary(person.id, now, minute=minute, on=True)
         person = updated or person
-        toast = f"Daily summary at {minute_text(minute)}."
+        toast = f"Daily summary at {summary_time_text(minute)}."
     elif press.action is Action.SETTINGS and press.arg in ("on", "off"):
         updated = await people.set_summary(person.id, now, on=press.arg == "on")
         person = updated or person
@@ -151,7 +151,7 @@ async def _set_zone(who: Sender, context: Context, zone: str, how: str) -> None:
     here = now_of(context).astimezone(ZoneInfo(zone))
     await who.message.reply_text(
         f"🌍 Timezone set to {escape(zone)}{how}. It's {here:%H:%M} there; your daily summary comes at "
-        f"{minute_text(person.summary_minute)}.",
+        f"{summary_time_text(person.summary_minute)}.",
         parse_mode=ParseMode.HTML,
     )
 

@@ -151,10 +151,15 @@ class PeopleStore(Store):
             if user is None:
                 return None
             if minute is not None:
-                user.summary_minute = minute
                 user.summary_due_at = moved_due(
-                    user.summary_due_at, now, minute, user.timezone, user.summary_last_date
+                    user.summary_due_at,
+                    user.summary_minute,
+                    now,
+                    minute,
+                    user.timezone,
+                    user.summary_last_date,
                 )
+                user.summary_minute = minute
             if on is not None:
                 if on and not user.summaries_on:
                     user.summary_due_at = first_due(

@@ -94,6 +94,36 @@ async def test_the_summary_arrives_at_21_oslo_and_not_before(tg: FakeTelegram, s
     assert (await services_of(app).people.get_user(1001)).summary_last_date == date(2026, 5, 5)  # type: ignore[union-attr]
 
 
+async def test_a_summary_at_0030_sums_up_the_evening_that_just_ended(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    clock = control_clock(app, oslo(2026, 5, 5, 8))
+    tg.user(1001, "Ann")
+    await meet(app, 1001)
+    await services_of(app).people.set_summary(1001, oslo(2026, 5, 5, 8), minute=30)
+    await log_meal(app, 1001, oslo(2026, 5, 5, 12, 30), ("pizza", 300))
+    await log_meal(app, 1001, oslo(2026, 5, 5, 23, 40), ("banana", 120), caption="Late snack")
+
+    for at in (oslo(2026, 5, 5, 21), oslo(2026, 5, 5, 23, 59), oslo(2026, 5, 6, 0, 29)):
+        await run_summary_tick(app, clock, at)
+    assert summaries(tg, 1001) == []
+    await log_meal(app, 1001, oslo(2026, 5, 6, 0, 15), ("egg", 100))  # after midnight: tomorrow's
+
+    await run_summary_tick(app, clock, oslo(2026, 5, 6, 0, 30, 5))
+    (summary,) = summaries(tg, 1001)
+    text = summary.text or ""
+    assert "Tuesday, 5 May" in text and "Pizza" in text and "Late snack" in text
+    assert "Egg" not in text
+    for at in (oslo(2026, 5, 6, 1), oslo(2026, 5, 6, 21), oslo(2026, 5, 7, 0, 29)):
+        await run_summary_tick(app, clock, at)
+    assert len(summaries(tg, 1001)) == 1
+    await run_summary_tick(app, clock, oslo(2026, 5, 7, 0, 31))
+    assert "Wednesday, 6 May" in (summaries(tg, 1001)[-1].text or "") and "Egg" in (
+        summaries(tg, 1001)[-1].text or ""
+    )
+
+
 async def _tick_through(
     app: App, clock: FakeClock, tg: FakeTelegram, start: datetime, end: datetime
 ) -> dict[int, list[datetime]]:

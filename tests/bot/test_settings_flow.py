@@ -57,6 +57,23 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     assert view.text is not None and "on, at 18:30" in view.text
 
 
+async def test_a_night_summary_time_says_it_is_for_the_day_before(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    await press(tg, ann, view, "Summary time")
+    hours = await tg.wait_for_edit(view)
+    await press(tg, ann, hours, "00")
+    minutes = await tg.wait_for_edit(view)
+    answer = await press(tg, ann, minutes, "00:30")
+    assert answer["text"] == "Daily summary at 00:30 (for the day before)."
+    view = await tg.wait_for_edit(view)
+    assert view.text is not None and "on, at 00:30 (for the day before)" in view.text
+
+
 async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_bot: StartBot) -> None:
     await start_bot()
     ann = tg.user(1001, "Ann")

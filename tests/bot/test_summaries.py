@@ -24,6 +24,8 @@ from bot.summary_times import (
     next_due,
     parse_clock,
     parse_when,
+    resume_due,
+    summary_day,
     summary_instant,
 )
 
@@ -107,13 +109,15 @@ def test_days_follow_the_calendar_across_dst() -> None:
     assert next_due(date(2026, 3, 28), 21 * 60, OSLO) - summary_instant(date(2026, 3, 28), 21 * 60, OSLO) == (
         timedelta(hours=23)
     )
-    # A wall time in the gap (02:30) falls due after it (03:30 local), on its own day.
-    gap = summary_instant(date(2026, 3, 29), 150, OSLO)
+    # A wall time in the gap (02:30, a night time: 28 March's summary, out on the 29th) falls due after
+    # it (03:30 local), on its own delivery day.
+    gap = summary_instant(date(2026, 3, 28), 150, OSLO)
     assert gap.astimezone(TZ).date() == date(2026, 3, 29) and gap.astimezone(TZ).hour == 3
+    assert summary_day(gap, 150, OSLO) == date(2026, 3, 28)
     # A wall time that happens twice (02:30 on 25 October) falls due at the first.
-    fold = summary_instant(date(2026, 10, 25), 150, OSLO)
+    fold = summary_instant(date(2026, 10, 24), 150, OSLO)
     assert fold == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
-    assert next_due(date(2026, 10, 25), 150, OSLO) - fold == timedelta(hours=25)
+    assert next_due(date(2026, 10, 24), 150, OSLO) - fold == timedelta(hours=25)
 
 
 def test_first_plan_today_if_ahead_else_tomorrow() -> None:
@@ -130,18 +134,58 @@ def test_a_new_time_keeps_the_day_owed() -> None:
     owed_today = datetime(2026, 5, 5, 19, tzinfo=UTC)
     at_2030 = datetime(2026, 5, 5, 18, 30, tzinfo=UTC)
     # 21:00 → 20:00 at 20:30: today's is due at once (20:00 has passed), not dropped.
-    assert moved_due(owed_today, at_2030, 1200, OSLO, None) == datetime(2026, 5, 5, 18, tzinfo=UTC)
+    assert moved_due(owed_today, 1260, at_2030, 1200, OSLO, None) == datetime(2026, 5, 5, 18, tzinfo=UTC)
     # After today's went out, tomorrow's moves.
     tomorrow = datetime(2026, 5, 6, 19, tzinfo=UTC)
-    assert moved_due(tomorrow, at_2030, 1200, OSLO, DAY) == datetime(2026, 5, 6, 18, tzinfo=UTC)
+    assert moved_due(tomorrow, 1260, at_2030, 1200, OSLO, DAY) == datetime(2026, 5, 6, 18, tzinfo=UTC)
     # Never planned: planned afresh.
-    assert moved_due(None, at_2030, 1200, OSLO, None) == datetime(2026, 5, 6, 18, tzinfo=UTC)
+    assert moved_due(None, 1260, at_2030, 1200, OSLO, None) == datetime(2026, 5, 6, 18, tzinfo=UTC)
 
 
 def test_a_late_summary_goes_out_on_its_own_day_only() -> None:
     due = datetime(2026, 5, 5, 19, tzinfo=UTC)
-    assert catch_up_day(due, datetime(2026, 5, 5, 21, 30, tzinfo=UTC), OSLO) == DAY  # 23:30 local
-    assert catch_up_day(due, datetime(2026, 5, 5, 22, 30, tzinfo=UTC), OSLO) is None  # 00:30 next day
+    assert catch_up_day(due, 1260, datetime(2026, 5, 5, 21, 30, tzinfo=UTC), OSLO) == DAY  # 23:30 local
+    assert catch_up_day(due, 1260, datetime(2026, 5, 5, 22, 30, tzinfo=UTC), OSLO) is None  # 00:30 next day
+
+
+def test_a_night_time_sums_up_the_day_that_just_ended() -> None:
+    """00:30 in Oslo (summer, +2): the summary of 5 May goes out at 00:30 on 6 May."""
+    half_past_midnight = 30
+    due = summary_instant(DAY, half_past_midnight, OSLO)
+    assert due == datetime(2026, 5, 5, 22, 30, tzinfo=UTC)
+    assert summary_day(due, half_past_midnight, OSLO) == DAY
+    assert next_due(DAY, half_past_midnight, OSLO) == datetime(2026, 5, 6, 22, 30, tzinfo=UTC)
+    assert catch_up_day(due, half_past_midnight, due + timedelta(hours=3), OSLO) == DAY
+    assert catch_up_day(due, half_past_midnight, due + timedelta(hours=23, minutes=29), OSLO) == DAY
+    assert catch_up_day(due, half_past_midnight, due + timedelta(hours=24), OSLO) is None, "6 May is over"
+    # Someone new at 00:10: yesterday was before their time; the first summary is of today, tomorrow.
+    ten_past = datetime(2026, 5, 5, 22, 10, tzinfo=UTC)  # 00:10 on 6 May
+    assert first_due(ten_past, half_past_midnight, OSLO, None) == datetime(2026, 5, 6, 22, 30, tzinfo=UTC)
+    # After downtime: the summary delivered today (of yesterday) still goes out today.
+    noon = datetime(2026, 5, 6, 10, tzinfo=UTC)
+    assert resume_due(noon, half_past_midnight, OSLO) == due
+    assert resume_due(noon, 1260, OSLO) == datetime(2026, 5, 6, 19, tzinfo=UTC)
+    # 03:59 is still night; 04:00 is a morning summary of the same day.
+    assert summary_day(summary_instant(DAY, 239, OSLO), 239, OSLO) == DAY
+    assert summary_instant(DAY, 240, OSLO).astimezone(TZ).date() == DAY
+
+
+def test_moving_the_time_across_midnight_keeps_the_day_owed() -> None:
+    owed_today = datetime(2026, 5, 5, 19, tzinfo=UTC)  # 21:00 on 5 May
+    at_2030 = datetime(2026, 5, 5, 18, 30, tzinfo=UTC)
+    # 21:00 → 00:30 in the evening: today's goes out after midnight.
+    assert moved_due(owed_today, 1260, at_2030, 30, OSLO, None) == datetime(2026, 5, 5, 22, 30, tzinfo=UTC)
+    # 00:30 → 01:00 at 00:15: yesterday's is still owed, at 01:00.
+    owed_tonight = datetime(2026, 5, 5, 22, 30, tzinfo=UTC)
+    at_0015 = datetime(2026, 5, 5, 22, 15, tzinfo=UTC)
+    assert moved_due(owed_tonight, 30, at_0015, 60, OSLO, None) == datetime(2026, 5, 5, 23, 0, tzinfo=UTC)
+    # 00:30 → 21:00 at 00:15: yesterday's 21:00 is over; today's is planned for tonight.
+    assert moved_due(owed_tonight, 30, at_0015, 1260, OSLO, None) == datetime(2026, 5, 6, 19, tzinfo=UTC)
+
+
+def test_a_night_nudge_does_not_call_yesterday_today() -> None:
+    nudge = daily_message(DAY, [], {}, {}, OSLO, next_morning=True)
+    assert nudge is not None and "Nothing logged that day. Today," in nudge and "Tuesday, 5 May" in nudge
 
 
 @pytest.mark.parametrize(
