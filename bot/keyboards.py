@@ -1,11 +1,11 @@
-"""Inline keyboards for the meal card and its prompts. Buttons carry ids only (see bot.callbacks)."""
+"""Keyboards for the meal card and its prompts. Inline buttons carry ids only (see bot.callbacks)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import Action, encode, encode_person
 from bot.goals import ACTIVITY_NAMES, Activity
@@ -14,6 +14,24 @@ from bot.store.views import ItemView, MealView
 
 #: How many of the model's other guesses an item's options offer.
 ALTERNATIVES_SHOWN = 3
+
+
+#: The reply-keyboard buttons under the timezone prompt (their texts come back as the person's message).
+SHARE_LOCATION = "📍 Share my location"
+CANCEL = "Cancel"
+
+
+def location_keyboard() -> ReplyKeyboardMarkup:
+    """One tap to share the location the timezone is looked up from (phones only), or to cancel.
+
+    A reply keyboard, not an inline one: only a reply keyboard button can ask the app for the location.
+    """
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(SHARE_LOCATION, request_location=True)], [KeyboardButton(CANCEL)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+        input_field_placeholder="Europe/Oslo, or a city",
+    )
 
 
 def _button(text: str, action: Action, meal_id: int, item_id: int = 0, arg: str = "") -> InlineKeyboardButton:

@@ -11,6 +11,7 @@ from telegram.constants import ParseMode
 
 from bot.callbacks import Action
 from bot.handlers.common import Context, sender
+from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
 from bot.local_time import local_date_of
 from bot.render import day_text, macros_line
@@ -102,9 +103,8 @@ async def on_timezone(update: Update, context: Context) -> None:
     message, person, svc = who.message, who.person, who.svc
     text = " ".join(context.args or []).strip()
     if not text:
-        await message.reply_text(
-            f"Your timezone is {person.timezone}. To change it: /timezone Europe/Oslo (or your city)."
-        )
+        await message.reply_text(f"Your timezone is {person.timezone}.")
+        await ask_timezone(context, svc.people, person)
         return
     zone = resolve_timezone(text)
     if zone is None:

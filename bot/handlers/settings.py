@@ -10,16 +10,17 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram import Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
 from bot.goals import Goals
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
-from bot.keyboards import hour_keyboard, minute_keyboard, settings_keyboard
+from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
 from bot.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from bot.schedule import now_of
+from bot.store.people import PeopleStore
 from bot.store.views import UserView
 from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
 from bot.summary_times import minute_text, summary_time_text
@@ -28,9 +29,18 @@ from bot.timezones import resolve_timezone, suggest_timezones
 _LOGGER = logging.getLogger(__name__)
 
 TZ_PROMPT = (
-    "🌍 Type your timezone, like <i>Europe/Oslo</i> or a city like <i>Oslo</i>, or share your location "
-    "(📎 → Location): I look its zone up here, it goes nowhere else."
+    "🌍 Type your timezone, like <i>Europe/Oslo</i> or a city like <i>Oslo</i>, or tap "
+    "<b>📍 Share my location</b> below (on a computer: 📎 → Location): I look its zone up here, it goes "
+    "nowhere else."
 )
+
+
+async def ask_timezone(context: Context, people: PeopleStore, person: UserView) -> None:
+    """Wait for a timezone: the prompt, with a one-tap location button under the input field."""
+    await people.set_pending(person.id, {"kind": "tz"})
+    await context.bot.send_message(
+        person.chat_id, TZ_PROMPT, parse_mode=ParseMode.HTML, reply_markup=location_keyboard()
+    )
 
 
 @lru_cache(maxsize=1)
@@ -97,9 +107,8 @@ async def on_settings_press(update: Update, context: Context) -> None:
     now = now_of(context)
     toast: str | None = None
     if press.action is Action.SETTINGS and press.arg == "tz":
-        await people.set_pending(person.id, {"kind": "tz"})
         await found.query.answer()
-        await found.edit(context, TZ_PROMPT)
+        await ask_timezone(context, people, person)
         return
     if press.action is Action.SETTINGS and press.arg == "time":
         await found.query.answer()
@@ -153,6 +162,7 @@ async def _set_zone(who: Sender, context: Context, zone: str, how: str) -> None:
         f"🌍 Timezone set to {escape(zone)}{how}. It's {here:%H:%M} there; your daily summary comes at "
         f"{summary_time_text(person.summary_minute)}.",
         parse_mode=ParseMode.HTML,
+        reply_markup=ReplyKeyboardRemove(),
     )
 
 
@@ -166,6 +176,10 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
         return True
     if looks_like_food(text, who):
         await who.svc.people.set_pending(who.person.id, None)
+        # The location button must not linger under a meal card (which can only carry inline buttons).
+        await who.message.reply_text(
+            "Timezone unchanged; that looks like a meal, so here it is:", reply_markup=ReplyKeyboardRemove()
+        )
         return False
     ideas = suggest_timezones(text)
     hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""

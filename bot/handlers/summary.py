@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from telegram import Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
 from bot.goals import Goals
@@ -13,6 +13,7 @@ from bot.handlers.goals import answer_body, answer_typed_goals
 from bot.handlers.history import answer_meal_time
 from bot.handlers.settings import answer_timezone
 from bot.handlers.text import on_text
+from bot.keyboards import CANCEL
 from bot.schedule import now_of
 from bot.services import services
 from bot.summaries import nudge_text, summary_text
@@ -47,6 +48,10 @@ async def on_text_or_prompt(update: Update, context: Context) -> None:
     """Typed text: the answer to a menu's prompt (timezone, goals, a meal's time), else as before."""
     who = await sender(update, context)
     if who is None or not who.message.text:
+        return
+    if who.message.text.strip() == CANCEL:  # the reply keyboard's button, whatever prompt it was under
+        await who.svc.people.set_pending(who.person.id, None)
+        await who.message.reply_text("Okay, nothing changed.", reply_markup=ReplyKeyboardRemove())
         return
     answer = PROMPTS.get(str((who.person.pending or {}).get("kind")))
     if answer is not None and await answer(who, context):

@@ -75,13 +75,14 @@ async def test_a_night_summary_time_says_it_is_for_the_day_before(
 
 
 async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_bot: StartBot) -> None:
-    await start_bot()
+    app = await start_bot()
     ann = tg.user(1001, "Ann")
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
     await press(tg, ann, view, "Timezone")
-    prompt = await tg.wait_for_edit(view)
+    prompt = await tg.next_bot_message(1001)
     assert prompt.text is not None and "Type your timezone" in prompt.text
+    assert ann.reply_keyboard == ["📍 Share my location", "Cancel"]
 
     await ann.send_text("Osloo")
     unknown = await tg.next_bot_message(1001)
@@ -89,13 +90,39 @@ async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_
     await ann.send_text("Tokyo")
     done = await tg.next_bot_message(1001)
     assert done.text is not None and "Timezone set to Asia/Tokyo." in done.text
+    assert ann.reply_keyboard == [], "the location button goes once the zone is set"
 
-    await ann.send_location(59.91, 10.75)  # Oslo
+    await ann.send_text("/timezone")  # no name: the same prompt, and this time one tap
+    await tg.next_bot_message(1001)  # "Your timezone is Asia/Tokyo."
+    await tg.next_bot_message(1001)
+    await ann.tap_keyboard("📍 Share my location", latitude=59.91, longitude=10.75)  # Oslo
     located = await tg.next_bot_message(1001)
     assert located.text is not None and "Europe/Oslo from your location" in located.text
+    assert (await services_of(app).people.get_user(1001)).timezone == "Europe/Oslo"  # type: ignore[union-attr]
     await ann.send_location(0.0, -160.0)  # the Pacific: Etc/GMT+11, still a zone
     sea = await tg.next_bot_message(1001)
     assert sea.text is not None and "Etc/GMT+11" in sea.text
+
+
+async def test_cancel_under_the_timezone_prompt_changes_nothing(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/timezone Europe/Oslo")
+    await tg.next_bot_message(1001)
+    await ann.send_text("/timezone")
+    await tg.next_bot_message(1001)
+    await tg.next_bot_message(1001)
+    await ann.tap_keyboard("Cancel")
+    reply = await tg.next_bot_message(1001)
+    assert reply.text == "Okay, nothing changed."
+    assert ann.reply_keyboard == []
+    person = await services_of(app).people.get_user(1001)
+    assert person is not None and person.timezone == "Europe/Oslo" and person.pending is None
+    await ann.send_text("Tokyo")  # no prompt any more: not taken as a timezone
+    answer = await tg.next_bot_message(1001)
+    assert "Timezone set" not in (answer.text or "")
 
 
 async def test_a_meal_typed_while_a_prompt_waits_is_logged_as_a_meal(
@@ -106,8 +133,12 @@ async def test_a_meal_typed_while_a_prompt_waits_is_logged_as_a_meal(
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
     await press(tg, ann, view, "Timezone")
-    await tg.wait_for_edit(view)
+    await tg.next_bot_message(1001)
+    assert ann.reply_keyboard
     await ann.send_text("2 eggs")
+    note = await tg.next_bot_message(1001)
+    assert note.text is not None and "Timezone unchanged" in note.text
+    assert ann.reply_keyboard == [], "no location button left under the card"
     card = await tg.next_bot_message(1001)
     assert card.text is not None and "Egg" in card.text and "Total" in card.text
 

@@ -138,6 +138,15 @@ def _markup(params: Params) -> dict[str, Any] | None:
         return None
     if not isinstance(markup, dict):
         raise bad_request("can't parse reply keyboard markup JSON object")
+    keyboard = markup.get("keyboard")
+    if keyboard is not None:
+        if not isinstance(keyboard, list) or not all(isinstance(row, list) for row in keyboard):
+            raise bad_request('field "keyboard" of the ReplyKeyboardMarkup must be an Array of Arrays')
+        for row in keyboard:
+            for button in row:
+                text = button.get("text") if isinstance(button, dict) else button
+                if not text or not isinstance(text, str):
+                    raise bad_request('can\'t parse keyboard button: Field "text" must be of type String')
     inline = markup.get("inline_keyboard")
     if inline is not None:
         if not isinstance(inline, list) or not all(isinstance(row, list) for row in inline):
@@ -186,8 +195,12 @@ def _send(
     world: World, chat: Chat, params: Params, content: dict[str, Any], raw: str | None
 ) -> dict[str, Any]:
     markup = _markup(params)
-    if markup is not None:
-        content["reply_markup"] = markup
+    if markup is not None and "inline_keyboard" in markup:
+        content["reply_markup"] = markup  # a Message carries inline keyboards only, as Telegram's do
+    elif markup is not None and "keyboard" in markup:
+        chat.reply_keyboard = markup
+    elif markup is not None and markup.get("remove_keyboard"):
+        chat.reply_keyboard = None
     content = {**_reply_to(params, chat), **content}
     sender = {key: world.bot_user[key] for key in ("id", "is_bot", "first_name", "username")}
     message = world.add_message(chat, sender, content, from_bot=True)
@@ -291,6 +304,9 @@ def _message_to_edit(world: World, params: Params) -> FakeMessage:
 
 def _apply_edit(world: World, message: FakeMessage, changes: dict[str, Any]) -> dict[str, Any]:
     """Replaces the given keys (None removes one), or answers "message is not modified"."""
+    markup = changes.get("reply_markup")
+    if markup is not None and "inline_keyboard" not in markup:
+        raise bad_request("inline keyboard expected")  # edits carry inline keyboards only
     current = message.data
     if all(current.get(key) == value for key, value in changes.items()):
         raise bad_request(

@@ -126,9 +126,10 @@ class FakeMessage:
 
     @property
     def buttons(self) -> list[list[tuple[str, str | None]]]:
-        """Rows of ``(text, callback_data)``; callback_data is None for URL and reply-keyboard buttons."""
+        """Rows of ``(text, callback_data)``; callback_data is None for URL buttons. (A reply keyboard
+        belongs to the chat, not to a message: see `FakeUser.reply_keyboard`.)"""
         markup = self.data.get("reply_markup") or {}
-        rows = markup.get("inline_keyboard") or markup.get("keyboard") or []
+        rows = markup.get("inline_keyboard") or []
         result = []
         for row in rows:
             result.append(
@@ -179,6 +180,8 @@ class Chat:
     last_message_id: int = 0
     last_user_seq: int = 0
     last_seen_seq: int = 0  # the newest bot message next_bot_message already returned
+    #: The reply keyboard shown under the input field (a ReplyKeyboardMarkup), or None.
+    reply_keyboard: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         chat: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.user["first_name"]}

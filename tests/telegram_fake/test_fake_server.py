@@ -13,7 +13,14 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
@@ -101,6 +108,29 @@ async def test_text_reaches_handler_and_reply_arrives(
     assert (await tg.next_bot_message(bob.chat_id)).text == "today for Bob"
     assert [m.text for m in tg.bot_messages(CHAT)] == ["logged: 200 g rice"]
     assert [name for name, _ in tg.calls] == ["getMe", "deleteWebhook", "sendMessage", "sendMessage"]
+
+
+async def test_a_reply_keyboard_belongs_to_the_chat_until_removed(tg: FakeTelegram) -> None:
+    """As in Telegram: not part of the returned Message, not allowed in an edit, tapped by the user."""
+    ann = tg.user(CHAT, "Ann")
+    await ann.send_text("hi")
+    keyboard = ReplyKeyboardMarkup(
+        [[KeyboardButton("📍 Where", request_location=True)], ["Cancel"]], one_time_keyboard=True
+    )
+    async with tg.bot() as bot:
+        sent = await bot.send_message(CHAT, "pick", reply_markup=keyboard)
+        assert sent.reply_markup is None
+        assert ann.reply_keyboard == ["📍 Where", "Cancel"]
+        with pytest.raises(BadRequest, match="(?i)inline keyboard expected"):
+            await bot.edit_message_text("pick!", CHAT, sent.message_id, reply_markup=keyboard)  # type: ignore[arg-type]
+        tapped = await ann.tap_keyboard("📍 Where", latitude=59.9, longitude=10.7)
+        assert tapped["location"] == {"latitude": 59.9, "longitude": 10.7}
+        assert ann.reply_keyboard == [], "a one-time keyboard hides after a tap"
+        await bot.send_message(CHAT, "again", reply_markup=keyboard)
+        await bot.send_message(CHAT, "gone", reply_markup=ReplyKeyboardRemove())
+        assert ann.reply_keyboard == []
+    with pytest.raises(LookupError):
+        await ann.tap_keyboard("Cancel")
 
 
 async def test_button_press_is_answered_and_edits_in_place(

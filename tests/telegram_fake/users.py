@@ -109,6 +109,29 @@ class FakeUser:
     async def send_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         return self._send({"location": {"latitude": latitude, "longitude": longitude}})
 
+    @property
+    def reply_keyboard(self) -> list[str]:
+        """The texts of the reply keyboard the bot shows under the input field now (empty: none)."""
+        markup = self._chat.reply_keyboard or {}
+        return [_button_text(button) for row in markup.get("keyboard", []) for button in row]
+
+    async def tap_keyboard(
+        self, text: str, *, latitude: float | None = None, longitude: float | None = None
+    ) -> dict[str, Any]:
+        """Taps a reply-keyboard button as a client does: its text is sent, or, for a location button,
+        the location given (the person's device supplies it). A one-time keyboard hides afterwards."""
+        markup = self._chat.reply_keyboard or {}
+        button = next((b for row in markup.get("keyboard", []) for b in row if _button_text(b) == text), None)
+        if button is None:
+            raise LookupError(f"no reply keyboard button {text!r}; shown: {self.reply_keyboard}")
+        if markup.get("one_time_keyboard"):
+            self._chat.reply_keyboard = None
+        if isinstance(button, dict) and button.get("request_location"):
+            if latitude is None or longitude is None:
+                raise ValueError("a location button needs the latitude and longitude the device reports")
+            return await self.send_location(latitude, longitude)
+        return await self.send_text(text)
+
     async def press(
         self, message: FakeMessage | dict[str, Any] | int, callback_data: str, *, check: bool = True
     ) -> str:
@@ -152,3 +175,8 @@ class FakeUser:
             },
         )
         return query_id
+
+
+def _button_text(button: Any) -> str:
+    """A KeyboardButton's text (Telegram also accepts a bare string)."""
+    return button if isinstance(button, str) else str(button.get("text", ""))
