@@ -75,8 +75,12 @@ class Recognizer:
         self.bundle = bundle
         self.device = resolve_device(device)
         self.top_k = top_k
-        self._names = dict(food_names or {})
+        names = dict(food_names or {})
         self._foods = _index_foods(bundle)
+        self._display_names = tuple(names.get(k, k.replace("_", " ").capitalize()) for k in self._foods.keys)
+        self._food_thresholds = np.array(
+            [self._threshold_of(i) for i in range(len(self._foods.keys))], dtype=np.float64
+        )
         self._preprocess = Preprocessor(bundle.meta.data_config)
         self.runtime = make_runtime(bundle, self.device, runtime, compile_model=compile_model)
         #: Whether photos are decoded as a batch on the device (nvJPEG) rather than one by one on the CPU.
@@ -116,7 +120,7 @@ class Recognizer:
         """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
         if not tensors:
             return []
-        return [self.interpret(row) for row in self.probabilities(tensors)]
+        return self.interpret_rows(self.probabilities(tensors))
 
     def warm_up(self) -> None:
         """Run one blank photo through the model so the first person does not pay for start-up work.
@@ -132,49 +136,76 @@ class Recognizer:
         return self.runtime.probabilities(batch)
 
     def interpret(self, probs: np.ndarray) -> Recognition:
-        """Turn one row of probabilities into ranked foods and the no-food verdict.
+        """Turn one row of probabilities into ranked foods and the no-food verdict (`interpret_rows`)."""
+        return self.interpret_rows(probs[np.newaxis, :])[0]
+
+    def interpret_rows(self, probs: np.ndarray) -> list[Recognition]:
+        """Turn each row of a (photos, classes) probability matrix into ranked foods and a verdict.
 
         softmax: a food's confidence is the summed probability of its labels; the photo is food when
         the food classes together hold at least `thresholds["food_mass"]`, and then the top food is the
         meal. sigmoid: each food is present when its score reaches its own threshold (`thresholds[label]`,
         else `thresholds["default"]`, else 0.5); no food when none does.
+
+        The arithmetic runs once for the whole batch; only the answer objects are made photo by photo.
+        On a GPU that answers thousands of photos a second this loop is the serving path's own cost.
         """
         meta = self.bundle.meta
-        kept = min(RAW_LABELS_KEPT, len(probs))
-        top_labels = np.argpartition(-probs, kept - 1)[:kept]
-        top_labels = top_labels[np.argsort(-probs[top_labels], kind="stable")]
-        labels = tuple((meta.labels[int(i)], round(float(probs[i]), 6)) for i in top_labels)
-        scores: list[float] = []
-        if self._foods.keys:
+        rows, classes = probs.shape
+        kept = min(RAW_LABELS_KEPT, classes)
+        top = np.argpartition(-probs, kept - 1, axis=1)[:, :kept]
+        top_p = np.take_along_axis(probs, top, axis=1)
+        by_p = np.argsort(-top_p, axis=1, kind="stable")
+        top_labels = np.take_along_axis(top, by_p, axis=1).tolist()
+        top_probs = np.take_along_axis(top_p, by_p, axis=1).tolist()
+        foods = len(self._foods.keys)
+        if foods:
             reduce = np.maximum if meta.head == "sigmoid" else np.add
-            scores = reduce.reduceat(probs[self._foods.grouped], self._foods.starts).tolist()
-        order = sorted(range(len(scores)), key=lambda i: -scores[i])[: self.top_k]
-        if meta.head == "sigmoid":
-            present = {i for i in order if scores[i] >= self._threshold_of(i)}
-            food_mass = max(scores, default=0.0)
-            no_food = not present
+            scores = reduce.reduceat(probs[:, self._foods.grouped], self._foods.starts, axis=1)
         else:
-            food_mass = float(probs[self._foods.food_columns].sum()) if len(self._foods.food_columns) else 0.0
-            no_food = food_mass < meta.thresholds.get("food_mass", 0.5)
-            present = set() if no_food or not order else {order[0]}
-        foods = tuple(
-            RankedFood(
-                key=self._foods.keys[i],
-                name=self._names.get(self._foods.keys[i], self._foods.keys[i].replace("_", " ").capitalize()),
-                confidence=round(scores[i], 6),
-                present=i in present,
+            scores = np.zeros((rows, 0), dtype=probs.dtype)
+        orders = np.argsort(-scores, axis=1, kind="stable")[:, : self.top_k].tolist()
+        if meta.head == "sigmoid":
+            masses = scores.max(axis=1).tolist() if foods else [0.0] * rows
+            over = (scores.astype(np.float64) >= self._food_thresholds).tolist()
+        else:
+            food_columns = self._foods.food_columns
+            masses = probs[:, food_columns].sum(axis=1).tolist() if len(food_columns) else [0.0] * rows
+        food_mass_threshold = meta.thresholds.get("food_mass", 0.5)
+        all_scores = scores.tolist()
+        answers = []
+        for row in range(rows):
+            order, row_scores, food_mass = orders[row], all_scores[row], masses[row]
+            if meta.head == "sigmoid":
+                present = {i for i in order if over[row][i]}
+                no_food = not present
+            else:
+                no_food = food_mass < food_mass_threshold
+                present = set() if no_food or not order else {order[0]}
+            answers.append(
+                Recognition(
+                    foods=tuple(
+                        RankedFood(
+                            key=self._foods.keys[i],
+                            name=self._display_names[i],
+                            confidence=round(row_scores[i], 6),
+                            present=i in present,
+                        )
+                        for i in order
+                    ),
+                    no_food=no_food,
+                    bundle_id=self.bundle_id,
+                    food_mass=round(food_mass, 6),
+                    labels=tuple(
+                        (meta.labels[label], round(p, 6))
+                        for label, p in zip(top_labels[row], top_probs[row], strict=True)
+                    ),
+                )
             )
-            for i in order
-        )
-        return Recognition(
-            foods=foods,
-            no_food=no_food,
-            bundle_id=self.bundle_id,
-            food_mass=round(food_mass, 6),
-            labels=labels,
-        )
+        return answers
 
     def _threshold_of(self, food: int) -> float:
+        """A sigmoid food's threshold: the lowest of its labels' own, else the default."""
         thresholds = self.bundle.meta.thresholds
         label_thresholds = [
             thresholds[self.bundle.meta.labels[c]]
