@@ -6,13 +6,25 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from tests.bot.conftest import StartBot, control_clock, press, run_summary_tick, services_of
-from tests.telegram_fake import FakeTelegram
+from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
 OSLO = ZoneInfo("Europe/Oslo")
 
 
 def oslo(hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 6, 1, hour, minute, tzinfo=OSLO).astimezone(UTC)
+
+
+async def pick_summary_time(
+    tg: FakeTelegram, person: FakeUser, view: FakeMessage, hour: str, time: str
+) -> tuple[dict[str, object], FakeMessage]:
+    """Summary time → the hour → the minutes, on the settings message; the toast and the new view."""
+    await press(tg, person, view, "Summary time")
+    hours = await tg.wait_for_edit(view)
+    await press(tg, person, hours, hour)
+    minutes = await tg.wait_for_edit(view)
+    answer = await press(tg, person, minutes, time)
+    return answer, await tg.wait_for_edit(view)
 
 
 async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -26,13 +38,8 @@ async def test_summary_time_and_on_off_take_effect(tg: FakeTelegram, start_bot: 
     assert view.text is not None and "Europe/Oslo (it's 12:00 there)" in view.text
     assert "Daily summary: on, at 21:00" in view.text and "a short nudge" in view.text
 
-    await press(tg, ann, view, "Summary time")
-    hours = await tg.wait_for_edit(view)
-    await press(tg, ann, hours, "18")
-    minutes = await tg.wait_for_edit(view)
-    answer = await press(tg, ann, minutes, "18:30")
+    answer, view = await pick_summary_time(tg, ann, view, "18", "18:30")
     assert answer["text"] == "Daily summary at 18:30."
-    view = await tg.wait_for_edit(view)
     assert view.text is not None and "on, at 18:30" in view.text
 
     await run_summary_tick(app, clock, oslo(18, 29))
@@ -64,13 +71,8 @@ async def test_a_night_summary_time_says_it_is_for_the_day_before(
     ann = tg.user(1001, "Ann")
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
-    await press(tg, ann, view, "Summary time")
-    hours = await tg.wait_for_edit(view)
-    await press(tg, ann, hours, "00")
-    minutes = await tg.wait_for_edit(view)
-    answer = await press(tg, ann, minutes, "00:30")
+    answer, view = await pick_summary_time(tg, ann, view, "00", "00:30")
     assert answer["text"] == "Daily summary at 00:30 (for the day before)."
-    view = await tg.wait_for_edit(view)
     assert view.text is not None and "on, at 00:30 (for the day before)" in view.text
 
 
