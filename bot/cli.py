@@ -47,7 +47,16 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--max-batch", type=int, default=32, help="photos per forward pass (32)")
     worker.add_argument("--max-wait-ms", type=int, default=10, help="wait for a batch to fill (10)")
     worker.add_argument(
-        "--claim-idle-ms", type=int, default=30_000, help="take over a dead worker's jobs after (30000)"
+        "--heartbeat-ms",
+        type=int,
+        default=1000,
+        help="heartbeat interval; a worker that misses 3 beats is dead and its jobs are taken over (1000)",
+    )
+    worker.add_argument(
+        "--claim-idle-ms",
+        type=int,
+        default=30_000,
+        help="take over jobs left unacknowledged this long, from a worker alive but stuck (30000)",
     )
 
     predict = sub.add_parser("predict", help="recognize food in photos and print portions and macros")
@@ -69,7 +78,8 @@ def _settings() -> Settings | None:
     except ValidationError as exc:
         for error in exc.errors():
             key = ".".join(str(p) for p in error["loc"]).upper()
-            print(f"Configuration error in {key}: {error['msg']} (see .env.example)", file=sys.stderr)
+            message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix to our validators' own
+            print(f"Configuration error in {key}: {message} (see .env.example)", file=sys.stderr)
         return None
 
 
@@ -122,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_batch=args.max_batch,
             max_wait_ms=args.max_wait_ms,
             claim_idle_ms=args.claim_idle_ms,
+            heartbeat_ms=args.heartbeat_ms,
         )
     if args.command == "migrate":
         from bot.migrate import upgrade_database

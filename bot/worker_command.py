@@ -11,7 +11,7 @@ from bot.model_setup import make_recognizer
 from bot.nutrition import default_table
 from bot.settings import Settings
 from model.metrics import serve_metrics
-from model.worker import StreamWorker
+from model.worker import HEARTBEAT_MS, StreamWorker
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -25,9 +25,19 @@ async def _serve(worker: StreamWorker) -> None:
 
 
 def run_worker(
-    settings: Settings, *, name: str | None, max_batch: int, max_wait_ms: int, claim_idle_ms: int
+    settings: Settings,
+    *,
+    name: str | None,
+    max_batch: int,
+    max_wait_ms: int,
+    claim_idle_ms: int,
+    heartbeat_ms: int = HEARTBEAT_MS,
 ) -> int:
-    """Load the model, then serve; returns the exit status."""
+    """Load the model, then serve; returns the exit status.
+
+    `heartbeat_ms` sets how fast this worker's death is noticed (after three missed beats);
+    `claim_idle_ms` is the backstop for a worker that is alive but stuck.
+    """
     if not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
         print("foodbot worker needs QUEUE_URL=redis://host:6379/0 (the same as the bot's).", file=sys.stderr)
         return 2
@@ -44,6 +54,7 @@ def run_worker(
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
         claim_idle_ms=claim_idle_ms,
+        heartbeat_ms=heartbeat_ms,
     )
     print(f"worker {worker.name} ready ({recognizer.runtime.name})", file=sys.stderr, flush=True)
     asyncio.run(_serve(worker))

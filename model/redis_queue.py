@@ -1,9 +1,11 @@
 """The bot's side of the Redis Streams queue: `recognize(bytes)` answered by `foodbot worker`s.
 
 The bot adds a job to the shared stream and waits for the worker's note on its own reply stream, then
-reads the stored answer. An answer that is already stored (the same photo seen before, or a job answered
-while this bot was restarting) is returned at once without a new job. Backpressure is local: at most
-`max_pending` photos waiting per bot process, beyond that "busy" at once.
+reads the stored answer. It waits up to `timeout_s` (120 s by default): far longer than the workers need
+to take over the jobs of a dead one (a few seconds, see `model.worker`) and answer them, so a worker's
+death makes an answer late, never lost. An answer that is already stored (the same photo seen before, or
+a job answered while this bot was restarting) is returned at once without a new job. Backpressure is
+local: at most `max_pending` photos waiting per bot process, beyond that "busy" at once.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class RedisQueue:
         *,
         prefix: str = "foodbot",
         max_pending: int = 256,
-        timeout_s: float = 30.0,
+        timeout_s: float = 120.0,
         name: str | None = None,
     ) -> None:
         self.keys = Keys(prefix)

@@ -3,7 +3,9 @@
 * `{prefix}:jobs` — a stream of jobs `{id, image, reply}`, read by the consumer group `workers`;
 * `{prefix}:answer:{id}` — the answer of a job (JSON of `Recognition`), kept for `ANSWER_TTL_S`;
 * `{prefix}:replies:{bot}` — a stream per bot process, where workers say "job {id} is answered";
-* `{prefix}:dead` — jobs given up on after `MAX_DELIVERIES` (their answer is an error).
+* `{prefix}:dead` — jobs given up on after `MAX_DELIVERIES` (their answer is an error);
+* `{prefix}:alive:{worker}` — a worker's heartbeat, a key with a short TTL it keeps refreshing: when it
+  lapses the worker is dead and the others take over its jobs at once.
 
 A job's id is the SHA-256 of its image, so a photo sent twice (by a retry, a restarted bot or two people)
 is one job with one answer: delivery is at least once and answering twice is harmless.
@@ -49,3 +51,7 @@ class Keys:
 
     def replies(self, bot: str) -> str:
         return f"{self.prefix}:replies:{bot}"
+
+    def alive(self, worker: str) -> str:
+        """A worker's heartbeat key; it exists only while the worker is alive."""
+        return f"{self.prefix}:alive:{worker}"

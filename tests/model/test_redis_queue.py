@@ -1,31 +1,39 @@
 """The Redis Streams queue with real Redis and real worker processes.
 
-Two workers share the load; a worker killed with SIGKILL mid-batch has its jobs taken over and every
-photo is answered exactly once to the bot; a restarted bot gets answers of jobs it had in flight; a job
-that keeps killing workers is dead-lettered; a full queue answers "busy".
+Two workers share the load; a worker killed with SIGKILL mid-batch has its jobs answered by another
+within seconds and every photo is answered to the bot; a worker that dies mid-batch (its task cancelled,
+its heartbeat stopped) has its jobs answered by another within seconds, while a slow but alive one keeps
+its own; a worker restarted under its name answers the jobs it held; a restarted bot gets answers of
+jobs it had in flight; a job that keeps killing workers is dead-lettered; a full queue answers "busy".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
 from redis.asyncio import Redis
 
 from model.bundle import ModelBundle
+from model.recognition import Recognition
 from model.recognizer import Recognizer
 from model.redis_queue import RedisQueue
 from model.redis_streams import GROUP, MAX_DELIVERIES, Keys, job_id
-from model.worker import StreamWorker
+from model.worker import HEARTBEAT_LIVES, StreamWorker
 from tests.conftest import photo
 from tests.services import redis_url
 
@@ -102,9 +110,13 @@ async def workers(
 
 
 async def _worker_of(url: str, keys: Keys, images: list[bytes]) -> list[str]:
+    return await _worker_of_jobs(url, keys, [job_id(image) for image in images])
+
+
+async def _worker_of_jobs(url: str, keys: Keys, jobs: list[str]) -> list[str]:
     redis = Redis.from_url(url)
     try:
-        names = [await redis.get(keys.worker_of(job_id(image))) for image in images]
+        names = [await redis.get(keys.worker_of(job)) for job in jobs]
     finally:
         await redis.aclose()
     return [n.decode() if isinstance(n, bytes) else (n or "") for n in names]
@@ -125,35 +137,54 @@ async def test_two_workers_share_the_load(url: str, keys: Keys, workers: Workers
     assert set(served_by) == {"w1", "w2"}, served_by
 
 
-async def test_a_killed_worker_s_jobs_are_taken_over_and_answered_once(
+async def _held_jobs(redis: Redis, keys: Keys, consumer: str) -> list[str]:
+    """The ids of the jobs `consumer` has read and not acknowledged."""
+    held: Any = await redis.xpending_range(
+        keys.jobs, GROUP, min="-", max="+", count=1000, consumername=consumer
+    )
+    jobs = []
+    for entry in held:
+        entries: Any = await redis.xrange(keys.jobs, min=entry["message_id"], max=entry["message_id"])
+        jobs += [fields[b"id"].decode() for _entry_id, fields in entries]
+    return jobs
+
+
+async def test_a_killed_worker_s_jobs_are_answered_by_another_within_seconds(
     url: str, keys: Keys, workers: Workers
 ) -> None:
-    doomed = await workers.start("doomed", "--max-batch", "8")
-    bot = RedisQueue(url, prefix=keys.prefix, timeout_s=120)
+    doomed, _survivor = await asyncio.gather(
+        workers.start("doomed", "--max-batch", "8"), workers.start("survivor", "--max-batch", "8")
+    )
+    bot = RedisQueue(url, prefix=keys.prefix)
     await bot.start()
     images = coffee_variants(40)
+    redis = Redis.from_url(url)
     try:
         calls = [asyncio.create_task(bot.recognize(image)) for image in images]
-        redis = Redis.from_url(url)
-        for _ in range(600):  # until the doomed worker has answered some and holds others unacknowledged
-            if await redis.exists(*(keys.answer(job_id(i)) for i in images[:8])):
+        held: list[str] = []
+        for _ in range(1000):  # until the doomed worker is in the middle of a batch
+            held = await _held_jobs(redis, keys, "doomed")
+            if held:
                 break
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
         doomed.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
         await doomed.wait()
-        pending = await redis.xpending(keys.jobs, GROUP)
-        await workers.start("rescuer", "--max-batch", "8", "--claim-idle-ms", "500")
+        while await redis.exists(*(keys.answer(job) for job in held)) < len(held):
+            assert time.monotonic() - killed < 20, "the dead worker's jobs were never answered"
+            await asyncio.sleep(0.05)
+        taken_over_s = time.monotonic() - killed
         answers = await asyncio.gather(*calls)
         after = await redis.xpending(keys.jobs, GROUP)
-        await redis.aclose()
     finally:
+        await redis.aclose()
         await bot.close()
+    assert held, "the kill left jobs to take over"
+    assert taken_over_s < 10, f"the dead worker's jobs were answered {taken_over_s:.1f} s after the kill"
     assert len(answers) == len(images)
     assert all(a.error is None and a.foods[0].key == "espresso" for a in answers), "every photo answered"
     assert after["pending"] == 0, "every job acknowledged"
-    served_by = set(await _worker_of(url, keys, images))
-    assert "rescuer" in served_by
-    assert pending["pending"] > 0 or served_by == {"rescuer"}, "the kill left jobs to take over"
+    assert "survivor" in set(await _worker_of_jobs(url, keys, held))
 
 
 async def test_a_restarted_bot_gets_the_answers_of_jobs_in_flight(
@@ -229,3 +260,186 @@ async def test_busy_when_too_many_photos_wait(url: str, keys: Keys) -> None:
         assert (await first).error_kind == "timeout"
     finally:
         await bot.close()
+
+
+class HungRecognizer(Recognizer):
+    """The real model, but every batch hangs in its thread (until `release`), as one that kills its worker.
+
+    `batches` gets each batch's size as it starts, so a test knows the worker is mid-batch.
+    """
+
+    def __init__(self, bundle: ModelBundle) -> None:
+        super().__init__(bundle, "cpu")
+        self.batches: queue.Queue[int] = queue.Queue()
+        self.release = threading.Event()
+
+    def predict(self, images: Sequence[bytes]) -> list[Recognition]:
+        self.batches.put(len(images))
+        self.release.wait()
+        return [Recognition.failed(self.bundle_id, "the worker died", kind="internal") for _ in images]
+
+    async def next_batch(self) -> int:
+        return await asyncio.to_thread(self.batches.get, True, 30)
+
+
+class SlowRecognizer(Recognizer):
+    """The real model, each batch repeated for `seconds`: a long forward pass that holds its thread."""
+
+    def __init__(self, bundle: ModelBundle, seconds: float) -> None:
+        super().__init__(bundle, "cpu")
+        self.seconds = seconds
+        self.started = threading.Event()
+
+    def predict(self, images: Sequence[bytes]) -> list[Recognition]:
+        self.started.set()
+        deadline = time.monotonic() + self.seconds
+        answers = super().predict(images)
+        while time.monotonic() < deadline:
+            answers = super().predict(images)
+        return answers
+
+
+class Serving:
+    """StreamWorkers running as tasks of the test's event loop.
+
+    `kill` cancels one wherever it is (mid-batch): it acknowledges nothing and says no goodbye, its
+    heartbeat simply stops and lapses, as when a worker process dies.
+    """
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, worker: StreamWorker) -> StreamWorker:
+        self.tasks[worker.name] = asyncio.create_task(worker.run(self.stop))
+        return worker
+
+    async def kill(self, name: str) -> None:
+        task = self.tasks.pop(name)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks.values())
+
+
+@pytest.fixture
+async def serving() -> AsyncIterator[Serving]:
+    pool = Serving()
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def hung(default_bundle: ModelBundle) -> Iterator[HungRecognizer]:
+    recognizer = HungRecognizer(default_bundle)
+    yield recognizer
+    recognizer.release.set()  # let the dead workers' threads end
+
+
+async def _consumers(url: str, keys: Keys) -> set[str]:
+    redis = Redis.from_url(url)
+    try:
+        consumers = await redis.xinfo_consumers(keys.jobs, GROUP)
+    finally:
+        await redis.aclose()
+    return {c["name"].decode() for c in consumers}
+
+
+async def test_a_dead_worker_s_jobs_are_answered_by_another_within_seconds(
+    url: str, keys: Keys, serving: Serving, hung: HungRecognizer, recognizer: Recognizer
+) -> None:
+    serving.start(StreamWorker(hung, url, prefix=keys.prefix, name="doomed", max_batch=8))
+    bot = RedisQueue(url, prefix=keys.prefix)
+    await bot.start()
+    try:
+        images = coffee_variants(8)
+        asks = [asyncio.create_task(bot.recognize(image)) for image in images]
+        assert await hung.next_batch() > 0
+        survivor = serving.start(StreamWorker(recognizer, url, prefix=keys.prefix, name="survivor"))
+        await serving.kill("doomed")
+        killed = time.monotonic()
+        answers = await asyncio.gather(*asks)
+        answered_s = time.monotonic() - killed
+    finally:
+        await bot.close()
+    assert answered_s < 10, f"answered {answered_s:.1f} s after the death"
+    assert all(a.error is None and a.foods[0].key == "espresso" for a in answers), "the real answers"
+    assert set(await _worker_of(url, keys, images)) == {"survivor"}
+    assert survivor.answered == len(images)
+    assert await _consumers(url, keys) == {"survivor"}, "the dead worker was removed from the group"
+
+
+async def test_a_slow_worker_keeps_its_jobs(
+    url: str, keys: Keys, serving: Serving, default_bundle: ModelBundle, recognizer: Recognizer
+) -> None:
+    beat_ms = 200
+    slow = SlowRecognizer(default_bundle, seconds=3 * beat_ms * HEARTBEAT_LIVES / 1000)
+    bot = RedisQueue(url, prefix=keys.prefix)
+    await bot.start()
+    redis = Redis.from_url(url)
+    try:
+        images = coffee_variants(2)
+        asks = [asyncio.create_task(bot.recognize(image)) for image in images]
+        while await redis.xlen(keys.jobs) < len(images):  # so the slow worker takes both in one batch
+            await asyncio.sleep(0.01)
+        serving.start(StreamWorker(slow, url, prefix=keys.prefix, name="slow", heartbeat_ms=beat_ms))
+        assert await asyncio.to_thread(slow.started.wait, 30)
+        rival = serving.start(
+            StreamWorker(recognizer, url, prefix=keys.prefix, name="rival", heartbeat_ms=beat_ms)
+        )
+        answers = await asyncio.gather(*asks)
+    finally:
+        await redis.aclose()
+        await bot.close()
+    assert all(a.error is None and a.foods[0].key == "espresso" for a in answers)
+    assert set(await _worker_of(url, keys, images)) == {"slow"}
+    assert rival.answered == 0, "the alive worker's jobs were not taken over"
+
+
+async def test_a_job_that_kills_three_workers_is_dead_lettered(
+    url: str, keys: Keys, serving: Serving, hung: HungRecognizer, recognizer: Recognizer
+) -> None:
+    beat_ms = 200
+    bot = RedisQueue(url, prefix=keys.prefix)
+    await bot.start()
+    try:
+        asking = asyncio.create_task(bot.recognize(coffee_variants(1)[0]))
+        for death in range(MAX_DELIVERIES):  # each takes the job over from the last, and dies of it
+            name = f"doomed-{death}"
+            serving.start(StreamWorker(hung, url, prefix=keys.prefix, name=name, heartbeat_ms=beat_ms))
+            assert await hung.next_batch() == 1
+            await serving.kill(name)
+        serving.start(StreamWorker(recognizer, url, prefix=keys.prefix, name="last", heartbeat_ms=beat_ms))
+        answer = await asking
+    finally:
+        await bot.close()
+    redis = Redis.from_url(url)
+    dead = await redis.xlen(keys.dead)
+    pending = await redis.xpending(keys.jobs, GROUP)
+    await redis.aclose()
+    assert answer.error and answer.error_kind == "internal"
+    assert dead == 1 and pending["pending"] == 0
+    assert await _consumers(url, keys) == {"last"}
+
+
+async def test_a_worker_restarted_under_its_name_answers_the_jobs_it_held(
+    url: str, keys: Keys, serving: Serving, hung: HungRecognizer, recognizer: Recognizer
+) -> None:
+    serving.start(StreamWorker(hung, url, prefix=keys.prefix, name="gpu-1"))
+    bot = RedisQueue(url, prefix=keys.prefix)
+    await bot.start()
+    try:
+        image = coffee_variants(1)[0]
+        asking = asyncio.create_task(bot.recognize(image))
+        assert await hung.next_batch() == 1
+        await serving.kill("gpu-1")
+        # Back at once, its heartbeat not yet lapsed: nobody else would take its job over for now.
+        restarted = serving.start(StreamWorker(recognizer, url, prefix=keys.prefix, name="gpu-1"))
+        answer = await asyncio.wait_for(asking, 10)
+    finally:
+        await bot.close()
+    assert answer.error is None and answer.foods[0].key == "espresso"
+    assert restarted.answered == 1
