@@ -16,6 +16,7 @@ activity level and aim, and `compute_goals` proposes:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -71,12 +72,24 @@ AIM_KCAL: dict[Aim, float] = {Aim.LOSE: -500.0, Aim.KEEP: 0.0, Aim.GAIN: 300.0}
 PROTEIN_G_PER_KG: dict[Aim, float] = {Aim.LOSE: 1.6, Aim.KEEP: 1.2, Aim.GAIN: 1.6}
 KCAL_FLOOR: dict[Sex, float] = {Sex.FEMALE: 1200.0, Sex.MALE: 1500.0}
 
-#: What a person can plausibly type (anything else is a typo).
+#: What a person can plausibly type (anything else is a typo). Zero grams of a macro is allowed: a
+#: no-carb diet is a real choice, while zero kcal, age, height or weight are not.
 AGE_RANGE = (14, 100)
 HEIGHT_CM_RANGE = (120.0, 230.0)
 WEIGHT_KG_RANGE = (35.0, 250.0)
 KCAL_RANGE = (800.0, 6000.0)
 GRAMS_RANGE = (0.0, 1000.0)
+
+#: Why typed targets or a body were refused when a "number" was none ("nan", "inf", "1e309").
+GOALS_NOT_NUMBERS = (
+    f"Those aren't numbers I can use: kcal must be {KCAL_RANGE[0]:g} to {KCAL_RANGE[1]:g}, "
+    f"and protein, fat and carbs {GRAMS_RANGE[0]:g} to {GRAMS_RANGE[1]:g} g"
+)
+BODY_NOT_NUMBERS = (
+    f"Those aren't numbers I can use: age must be {AGE_RANGE[0]} to {AGE_RANGE[1]} years, "
+    f"height {HEIGHT_CM_RANGE[0]:g} to {HEIGHT_CM_RANGE[1]:g} cm and "
+    f"weight {WEIGHT_KG_RANGE[0]:g} to {WEIGHT_KG_RANGE[1]:g} kg"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +102,9 @@ class Body:
     weight_kg: float
 
     def __post_init__(self) -> None:
-        _within("age", self.age, AGE_RANGE)
-        _within("height", self.height_cm, HEIGHT_CM_RANGE)
-        _within("weight", self.weight_kg, WEIGHT_KG_RANGE)
+        _within("age", self.age, AGE_RANGE, " years")
+        _within("height", self.height_cm, HEIGHT_CM_RANGE, " cm")
+        _within("weight", self.weight_kg, WEIGHT_KG_RANGE, " kg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,10 +133,12 @@ class Goals:
             return None
 
 
-def _within(name: str, value: float, bounds: tuple[float, float]) -> None:
+def _within(name: str, value: float, bounds: tuple[float, float], unit: str = "") -> None:
+    """ValueError, naming the sensible range, unless `value` is in `bounds` (NaN and infinity never are)."""
     low, high = bounds
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value:g}")
+    if not (math.isfinite(value) and low <= value <= high):
+        typed = f", not {value:g}" if math.isfinite(value) else ""
+        raise ValueError(f"{name} must be between {low:g} and {high:g}{unit}{typed}")
 
 
 def mifflin_st_jeor(body: Body) -> float:
@@ -179,7 +194,7 @@ def typed_goals(kcal: float, protein_g: float | None, fat_g: float | None, carbs
     _within("kcal", kcal, KCAL_RANGE)
     for name, grams in (("protein", protein_g), ("fat", fat_g), ("carbs", carbs_g)):
         if grams is not None:
-            _within(name, grams, GRAMS_RANGE)
+            _within(name, grams, GRAMS_RANGE, " g")
     protein = float(protein_g if protein_g is not None else round(kcal * 0.20 / KCAL_PER_G_PROTEIN))
     fat = float(fat_g if fat_g is not None else round(kcal * FAT_SHARE / KCAL_PER_G_FAT))
     if carbs_g is None:
@@ -201,21 +216,43 @@ _LABELS = {
     "carbohydrates": "carbs",
     "c": "carbs",
 }
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+")
+# A number keeps its minus sign (ASCII or U+2212) unless the sign joins it to a word or number before
+# ("2000-2200" is no negative), and its exponent ("1e309"), so that both are refused, not dropped.
+_TOKEN = re.compile(r"(?:(?<![\w.,])[-\u2212])?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?|[a-z]+")
+_NOT_NUMBERS = frozenset({"nan", "inf", "infinity"})
+
+
+def _numbers_and_words(text: str, refusal: str) -> list[float | str]:
+    """The numbers and words of `text`; ValueError(`refusal`) for a number written so that Python would
+    read it but a person hardly means it: an exponent, NaN or infinity (or digits too many for a float).
+    """
+    tokens: list[float | str] = []
+    for raw in _TOKEN.findall(text.lower()):
+        if raw in _NOT_NUMBERS or (raw[-1].isdigit() and "e" in raw):
+            raise ValueError(refusal)
+        if raw[-1].isdigit():
+            number = float(raw.replace(",", ".").replace("\u2212", "-"))
+            if not math.isfinite(number):
+                raise ValueError(refusal)
+            tokens.append(number)
+        else:
+            tokens.append(raw)
+    return tokens
 
 
 def parse_typed_goals(text: str) -> Goals | None:
     """Targets typed as `2000`, `2000 120 70 230` (kcal, protein, fat, carbs), or labelled:
     `2000 kcal, 120 g protein, 70 fat` or `kcal 2000 protein 120`.
 
-    None when the text is not of that shape or names no kcal; ValueError for values out of range.
+    None when the text is not of that shape or names no kcal; ValueError (a message naming the sensible
+    range) for values out of range, negative, or no number at all ("nan kcal", "1e309").
     """
     tokens: list[float | str] = []
-    for raw in _TOKEN.findall(text.lower()):
-        if raw[0].isdigit():
-            tokens.append(float(raw.replace(",", ".")))
-        elif raw != "g":
-            label = _LABELS.get(raw)
+    for token in _numbers_and_words(text, GOALS_NOT_NUMBERS):
+        if isinstance(token, float):
+            tokens.append(token)
+        elif token != "g":
+            label = _LABELS.get(token)
             if label is None:
                 return None
             tokens.append(label)
@@ -250,17 +287,19 @@ _BODY_UNITS = {"y", "yr", "yrs", "years", "year", "yo", "cm", "kg", "age", "heig
 def parse_body(text: str, sex: Sex) -> Body | None:
     """`34 180 75` or `34 y, 180 cm, 75 kg`: age, height in cm and weight in kg, in that order.
 
-    None when the text is not three numbers (with optional units); ValueError when one is implausible.
+    None when the text is not three numbers (with optional units); ValueError when one is implausible,
+    negative, or no number at all ("nan", "1e309").
     """
     numbers: list[float] = []
-    for raw in _TOKEN.findall(text.lower()):
-        if raw[0].isdigit():
-            numbers.append(float(raw.replace(",", ".")))
-        elif raw not in _BODY_UNITS:
+    for token in _numbers_and_words(text, BODY_NOT_NUMBERS):
+        if isinstance(token, float):
+            numbers.append(token)
+        elif token not in _BODY_UNITS:
             return None
     if len(numbers) != 3:
         return None
     age, height, weight = numbers
+    _within("age", age, AGE_RANGE, " years")  # before int(), which a huge age would overflow
     if age != int(age):
         raise ValueError("age must be a whole number of years")
     return Body(sex=sex, age=int(age), height_cm=height, weight_kg=weight)

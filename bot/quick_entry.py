@@ -14,11 +14,13 @@ better with.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
 from bot.nutrition import Food, NutritionTable
+from bot.text_fit import clip, one_line
 
 Unit = Literal["g", "ml", "piece", "portion"]
 
@@ -34,8 +36,11 @@ LB_G: Final = 453.59
 # Millilitres to grams; see the module docstring for why one density fits all.
 DENSITY_G_PER_ML: Final = 1.0
 
+# Replies that echo what was typed show at most this many characters of it.
+ECHO_LIMIT: Final = 40
+SENSIBLE_AMOUNT = f"type grams between 1 and {MAX_GRAMS:g}, like 150 g rice"
 TOO_MUCH = "That's more than 5 kg — type the grams of one meal."
-NOT_POSITIVE = "The amount has to be more than zero — type something like 150 g rice."
+NOT_POSITIVE = f"The amount has to be more than zero — {SENSIBLE_AMOUNT}."
 NO_MILLIGRAMS = "Milligrams are too small to weigh a meal in — type grams, like 150 g rice."
 
 
@@ -53,11 +58,16 @@ class Amount:
 
 @dataclass(frozen=True, slots=True)
 class QuickEntry:
-    """A typed message split into the food words and the amount (None when no amount was typed)."""
+    """A typed message split into the food words and the amount (None when no amount was typed).
+
+    `refusal` is why the amount cannot be logged (milligrams, "1e309"): `resolve_entry` raises it, so
+    the reply comes from the one call the handlers already guard.
+    """
 
     text: str
     food_query: str
     amount: Amount | None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,11 @@ _NUMBER_WORDS: Final = {
 _NUMBER = re.compile(r"^-?(\d+(?:\.\d+)?|\d+/\d+)$")
 _NEGATIVE = re.compile(r"^-\d")
 _NUMBER_WITH_UNIT = re.compile(r"^(-?\d+(?:\.\d+)?|-?\d+/\d+)([a-z]+)$")
+# Typed as a number, with an optional "x" before or unit after ("1e309", "1/0", "1.2.3g", "x1e5"), whether
+# or not `_number` can read it; and the words Python would read as numbers that are none.
+_NUMBER_ATTEMPT = re.compile(r"^x?(-?[\d.]*\d[\d./]*(?:e-?\d+)?)([a-z]*)$")
+_NOT_NUMBERS: Final = frozenset({"nan", "inf", "infinity"})
+_EXPONENT = re.compile(r"\de-?\d")  # "1e5", "1e-5": kept whole by `_tokens`
 _TIMES_PREFIX = re.compile(r"^x(\d+)$")  # "eggs x2"
 _EDGES: Final = "./'\u2019"  # stripped from the ends of a word: "150g." and "'rice'" are "150g" and "rice"
 # "6 pieces", "1/2 breast", "1 ounce (23 almonds)": how many pieces a default portion holds.
@@ -121,20 +136,28 @@ _MEASURE_WORDS: Final = frozenset(
 _VULGAR_FRACTIONS: Final = {"½": " 1/2 ", "¼": " 1/4 ", "¾": " 3/4 ", "⅓": " 1/3 ", "⅔": " 2/3 "}
 
 
+def echo(text: str) -> str:
+    """What a reply quotes of the person's text: one line, at most `ECHO_LIMIT` characters."""
+    return clip(one_line(text), ECHO_LIMIT)
+
+
 def _tokens(text: str) -> list[str]:
     """Lowercase words and numbers, with decimal commas made points and "½" spelled "1/2".
 
     Punctuation goes ("hello?" -> "hello", "rice, 150g" -> "rice 150g") but apostrophes stay inside their
-    word ("shepherd's pie"), and "1½" becomes "1 1/2" so the mixed number is read whole.
+    word ("shepherd's pie"), and "1½" becomes "1 1/2" so the mixed number is read whole. A minus sign
+    before a number, and an exponent ("1e+309", "1e-5"), stay in the token so that they are refused
+    rather than read as a different number.
     """
     text = text.lower()
     for glyph, spelled in _VULGAR_FRACTIONS.items():
         text = text.replace(glyph, spelled)
     text = re.sub(r"(\d),(\d)", r"\1.\2", text)
+    text = re.sub(r"(\d)e\+(\d)", r"\1e\2", text)
     text = re.sub(r"[^\w./'\u2019-]+", " ", text)
     tokens: list[str] = []
     for raw in text.split():
-        if _NEGATIVE.match(raw):
+        if _NEGATIVE.match(raw) or _EXPONENT.search(raw):
             tokens.append(raw.rstrip(_EDGES))  # kept so "-5 g" is refused, not read as 5 g
         else:
             tokens.extend(token for part in raw.replace("-", " ").split() if (token := part.strip(_EDGES)))
@@ -142,13 +165,42 @@ def _tokens(text: str) -> list[str]:
 
 
 def _number(token: str) -> float | None:
-    """A digit number or simple fraction; None for anything else, including "1/0"."""
+    """A digit number or simple fraction; None for anything else, including "1/0" and numbers too large
+    for a float (400 digits), which no amount is."""
     if not _NUMBER.match(token):
         return None
-    if "/" in token:
-        top, bottom = token.split("/")
-        return int(top) / int(bottom) if int(bottom) else None  # int() takes the sign of "-1/2"
-    return float(token)
+    try:
+        if "/" in token:
+            top, bottom = token.split("/")
+            value = int(top) / int(bottom)  # int() takes the sign of "-1/2"
+        else:
+            value = float(token)
+    except (ZeroDivisionError, OverflowError, ValueError):  # ValueError: past Python's int digit limit
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _refuse_unusable_numbers(tokens: list[str]) -> None:
+    """Refuse a message with a number the bot cannot use, rather than search for the rest of it.
+
+    Otherwise "1e309 g rice" or "1/0 rice" would find rice and log its default portion, an amount the
+    person never typed. Refused: a token typed as a number that `_number` cannot read ("1e5", "1/0",
+    "1.2.3", "x1e5", "1e309g"), and "inf", "infinity" or "nan" where an amount goes: before a unit
+    ("NaN g rice"), or, for the first two, at either end ("inf rice"). A lone "nan" is a food: naan.
+    """
+    for index, token in enumerate(tokens):
+        attempt = _NUMBER_ATTEMPT.match(token)
+        unusable = (
+            attempt is not None
+            and (not attempt.group(2) or _is_unit(attempt.group(2)))
+            and _number(attempt.group(1)) is None
+        )
+        if token in _NOT_NUMBERS:
+            before_unit = index + 1 < len(tokens) and _is_unit(tokens[index + 1])
+            at_an_end = token != "nan" and index in (0, len(tokens) - 1)
+            unusable = before_unit or at_an_end
+        if unusable:
+            raise QuickEntryError(f"I can't use “{echo(token)}” as an amount: {SENSIBLE_AMOUNT}.")
 
 
 def _unit(word: str) -> tuple[float, Unit]:
@@ -210,8 +262,8 @@ def _trailing_amount(tokens: list[str]) -> tuple[Amount, int] | None:
     if not tokens:
         return None
     last = tokens[-1]
-    if (times := _TIMES_PREFIX.match(last)) is not None:
-        return _amount(float(times.group(1)), "x"), 1
+    if (times := _TIMES_PREFIX.match(last)) is not None and (count := _number(times.group(1))) is not None:
+        return _amount(count, "x"), 1
     if (attached := _NUMBER_WITH_UNIT.match(last)) and _is_unit(attached.group(2)):
         quantity = _number(attached.group(1))
         if quantity is not None:
@@ -239,9 +291,19 @@ def parse_quick_entry(text: str) -> QuickEntry | None:
     The amount may lead ("200 g rice", "2 slices of bread", "half a pizza") or trail ("rice 150g"); with none
     the food is logged as one default portion. Every leftover word is the food query, even nonsense such as
     "hello": whether it is a food is the table's call, not the parser's. None only when no words are left
-    ("", "200 g", "2"). Raises `QuickEntryError` for milligrams.
+    ("", "200 g", "2"). Milligrams and numbers that are no amount ("1e309", "1/0", "NaN g"; see
+    `_refuse_unusable_numbers`) give an entry with a `refusal`, never an exception.
     """
     tokens = _tokens(text)
+    try:
+        return _split(text, tokens)
+    except QuickEntryError as refused:
+        return QuickEntry(text=text.strip(), food_query=" ".join(tokens), amount=None, refusal=str(refused))
+
+
+def _split(text: str, tokens: list[str]) -> QuickEntry | None:
+    """`parse_quick_entry` on the tokens of `text`; raises `QuickEntryError` for an amount to refuse."""
+    _refuse_unusable_numbers(tokens)
     amount: Amount | None = None
     if (leading := _leading_amount(tokens)) is not None:
         amount, used = leading
@@ -301,7 +363,7 @@ def _check_grams(grams: float, entry: QuickEntry) -> None:
         if amount is not None and amount.unit in ("piece", "portion") and amount.value > 10:
             # "200 rice" is almost always 200 g, not 200 portions; say so rather than guess.
             raise QuickEntryError(
-                f"That's more than 5 kg — for grams, type {amount.value:g} g {entry.food_query}."
+                f"That's more than 5 kg — for grams, type {amount.value:g} g {echo(entry.food_query)}."
             )
         raise QuickEntryError(TOO_MUCH)
 
@@ -311,8 +373,11 @@ def resolve_entry(entry: QuickEntry, table: NutritionTable) -> Resolved | None:
 
     The best match is chosen and up to five other matches are kept as candidates, so a wrong guess is one
     tap to fix rather than a retype. Raises `QuickEntryError` (a friendly message) when the amount is zero
-    or less or more than 5 kg: silently clamping "9 kg rice" would log a number the person never meant.
+    or less or more than 5 kg: silently clamping "9 kg rice" would log a number the person never meant;
+    likewise, before any search, for the entry's `refusal`.
     """
+    if entry.refusal is not None:
+        raise QuickEntryError(entry.refusal)
     # The table puts a key, name or alias equal to the query (or its singular) first, then fuzzy matches.
     found = table.search(entry.food_query, limit=MAX_CANDIDATES + 1)
     if not found:
@@ -327,7 +392,8 @@ def parse_grams(text: str) -> float | None:
     """Grams from the answer to the "type grams" prompt: "150", "150 g", "150g", "0.2 kg", "1,5 kg", "6 oz".
 
     Only weights are accepted (a volume there is more likely a mistake than a measurement); anything else,
-    zero or less, or more than 5 kg gives None, and the prompt asks again.
+    zero or less, more than 5 kg, or no number at all ("nan", "inf", "1e309", "1/0") gives None, and the
+    prompt asks again.
     """
     tokens = _tokens(text)
     quantity: float | None = None

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 
 from bot.goals import Goals
 from bot.portions import Macros, total
+from bot.render import NAME_CHARS, foods_line, meal_title
 from bot.store.views import MealView
+from bot.text_fit import MAX_TEXT, clip, fit_html
 
-#: Telegram's limit on a message's text.
-MAX_TEXT = 4096
 #: The settings key for empty days: "nudge" (the default) or "silent".
 EMPTY_DAY_KEY = "empty_day"
 EMPTY_DAY_CHOICES = ("nudge", "silent")
@@ -74,32 +74,32 @@ def largest_contributors(meals: Sequence[MealView], limit: int = LARGEST_SHOWN) 
 
 
 def summary_text(day: date, meals: Sequence[MealView], goals: Goals | None, tz: str) -> str:
-    """The summary of a day with meals (see the module docstring); at most `MAX_TEXT` characters."""
+    """The summary of a day with meals (see the module docstring); at most `MAX_TEXT` characters.
+
+    The totals, the largest contributors and the footer always show; of a long day's meals, as many as fit,
+    then how many more there are (/history has them all).
+    """
     day_total = total(meal.total for meal in meals)
     head = [f"🌙 <b>Your day: {day:%A, %-d %B}</b>", "", *goal_lines(day_total, goals)]
     contributors = largest_contributors(meals)
     tail: list[str] = []
     if contributors and day_total.kcal > 0:
         parts = [
-            f"{escape(name)} {kcal:.0f} kcal ({kcal / day_total.kcal:.0%})" for name, kcal in contributors
+            f"{escape(clip(name, NAME_CHARS))} {kcal:.0f} kcal ({kcal / day_total.kcal:.0%})"
+            for name, kcal in contributors
         ]
         tail = ["", f"🔝 <b>Largest:</b> {', '.join(parts)}"]
     zone = ZoneInfo(tz)
     meal_lines = ["", f"🍽 <b>Meals</b> ({len(meals)})"]
     for n, meal in enumerate(meals, 1):
-        title = escape(meal.caption) if meal.caption else f"Meal {n}"
+        title = meal_title(meal.caption) or f"Meal {n}"
         when = meal.eaten_at.astimezone(zone)
-        foods = ", ".join(f"{escape(i.name)} {i.grams:.0f} g" for i in meal.items) or "no foods"
-        meal_lines.append(f"{n}. <b>{title}</b> {when:%H:%M} — {meal.total.kcal:.0f} kcal\n    {foods}")
+        kcal = meal.total.kcal
+        meal_lines.append(f"{n}. <b>{title}</b> {when:%H:%M} — {kcal:.0f} kcal\n    {foods_line(meal)}")
     footer = ["", "<i>/week for the last 7 days · /history to look back or fix a meal</i>"]
-    budget = MAX_TEXT - len("\n".join(head + tail + footer)) - 40
-    kept: list[str] = []
-    for line in meal_lines:
-        if len("\n".join(kept)) + len(line) + 1 > budget:
-            kept.append(f"… and {len(meals) - (len(kept) - 2)} more")
-            break
-        kept.append(line)
-    return "\n".join(head + kept + tail + footer)
+    return fit_html(
+        [*head, *meal_lines], MAX_TEXT, tail=tail + footer, more=lambda n: f"… and {n} more meals"
+    )
 
 
 def nudge_text(day: date, next_morning: bool = False) -> str:

@@ -164,6 +164,10 @@ def resume_due(now: datetime, minute: int, tz: str) -> datetime:
     return summary_instant(local_day(now, tz) - _days_late(minute), minute, tz)
 
 
+class WhenError(ValueError):
+    """A day understood but refused for a meal; `str(error)` is a friendly message to show as is."""
+
+
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DAY_MONTH = re.compile(r"^(\d{1,2})[./](\d{1,2})\.?$")
 
@@ -186,9 +190,16 @@ def _parse_day(word: str, today: date) -> date | None:
     return None
 
 
-def parse_when(text: str, now: datetime, tz: str, current: datetime) -> datetime | None:
+def parse_when(
+    text: str, now: datetime, tz: str, current: datetime, max_days_back: int | None = None
+) -> datetime | None:
     """A day and/or a time typed for a meal: `13:30`, `yesterday`, `yesterday 19:00`, `2025-05-04 12:00`,
-    `4.5. 8am`. What is left out stays as `current` has it (in zone `tz`); None when not understood."""
+    `4.5. 8am`. What is left out stays as `current` has it (in zone `tz`).
+
+    None when not understood, or when the moment is outside what a datetime holds ("0001-01-01 00:00" in
+    Asia/Tokyo is in year 0 in UTC). Raises `WhenError` for a day more than `max_days_back` local days
+    before today: a meal saved there ("1000-01-01") would show in no history, only in the export.
+    """
     zone = ZoneInfo(tz)
     local = current.astimezone(zone)
     today = local_day(now, tz)
@@ -205,8 +216,14 @@ def parse_when(text: str, now: datetime, tz: str, current: datetime) -> datetime
         return None
     if minute is None:
         minute = local.hour * 60 + local.minute
-    wall = datetime.combine(day or local.date(), time(minute // 60, minute % 60), tzinfo=zone)
-    return wall.astimezone(UTC)
+    day = day or local.date()
+    if max_days_back is not None and (today - day).days > max_days_back:
+        raise WhenError(f"That's too long ago — I keep meals of the last {max_days_back} days.")
+    wall = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
+    try:
+        return wall.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def utc_now() -> datetime:

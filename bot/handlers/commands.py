@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,8 @@ from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
 from bot.local_time import local_date_of
 from bot.render import day_text, macros_line
+from bot.schedule import now_of
+from bot.text_fit import ECHO_CHARS, clip
 from bot.timezones import resolve_timezone, suggest_timezones
 
 COMMANDS = [
@@ -62,12 +64,12 @@ async def on_help(update: Update, context: Context) -> None:
 
 
 async def on_today(update: Update, context: Context) -> None:
-    """The saved meals of the person's local day, with totals and delete buttons."""
+    """The saved meals of the person's local day, with totals and delete buttons; a long day's first page."""
     who = await sender(update, context)
     if who is None:
         return
     message, person, svc = who.message, who.person, who.svc
-    day = local_date_of(datetime.now(UTC), person.timezone)
+    day = local_date_of(now_of(context), person.timezone)
     meals = await svc.meals.meals_on(person.id, day)
     await message.reply_text(
         day_text(day, meals, svc.table, person.timezone),
@@ -110,7 +112,9 @@ async def on_timezone(update: Update, context: Context) -> None:
     if zone is None:
         ideas = suggest_timezones(text)
         hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
-        await message.reply_text(f"I don't know the timezone “{text}”.{hint} Try a name like Europe/Oslo.")
+        await message.reply_text(
+            f"I don't know the timezone “{clip(text, ECHO_CHARS)}”.{hint} Try a name like Europe/Oslo."
+        )
         return
     await svc.people.set_timezone(person.id, zone)
     now = datetime.now(ZoneInfo(zone))

@@ -72,7 +72,7 @@ async def _set_typed(who: Sender, text: str) -> bool:
     try:
         goals = parse_typed_goals(text)
     except ValueError as exc:
-        await who.message.reply_text(f"{exc}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
+        await who.message.reply_text(f"{escape(str(exc))}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
         return True
     if goals is None:
         await who.message.reply_text(f"I didn't get that. {TYPE_HINT}", parse_mode=ParseMode.HTML)
@@ -89,7 +89,7 @@ async def answer_typed_goals(who: Sender, context: Context) -> bool:
     try:
         goals = parse_typed_goals(text)
     except ValueError as exc:
-        await who.message.reply_text(f"{exc}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
+        await who.message.reply_text(f"{escape(str(exc))}. {TYPE_HINT}", parse_mode=ParseMode.HTML)
         return True
     if goals is None:
         await who.svc.people.set_pending(who.person.id, None)
@@ -104,7 +104,7 @@ async def answer_body(who: Sender, context: Context) -> bool:
     try:
         body = parse_body(text, Sex(pending.get("sex", "f")))
     except ValueError as exc:
-        await who.message.reply_text(f"{exc}. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
+        await who.message.reply_text(f"{escape(str(exc))}. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
         return True
     if body is None:
         if looks_like_food(text, who):

@@ -24,6 +24,7 @@ from bot.store.people import PeopleStore
 from bot.store.views import UserView
 from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
 from bot.summary_times import minute_text, summary_time_text
+from bot.text_fit import ECHO_CHARS, clip
 from bot.timezones import resolve_timezone, suggest_timezones
 
 _LOGGER = logging.getLogger(__name__)
@@ -183,9 +184,9 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
         return False
     ideas = suggest_timezones(text)
     hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
+    shown = escape(clip(text, ECHO_CHARS))
     await who.message.reply_text(
-        f"I don't know the timezone “{escape(text)}”.{hint} Try a name like Europe/Oslo, or share "
-        "your location.",
+        f"I don't know the timezone “{shown}”.{hint} Try a name like Europe/Oslo, or share your location.",
         parse_mode=ParseMode.HTML,
     )
     return True

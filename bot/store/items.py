@@ -17,6 +17,9 @@ from bot.store.views import stored_macros
 MAX_GRAMS = 5000.0
 #: The smallest portion scaling can reach, in grams (grams are kept to one decimal when scaled).
 MIN_SCALED_GRAMS = 0.1
+#: The most foods one meal may have: the card shows each with a row of buttons, and a card of this many
+#: long-named foods still fits one Telegram message (`bot.render.meal_card`). More is not one meal.
+MAX_ITEMS = 30
 
 
 def check_grams(grams: float) -> float:

@@ -69,6 +69,30 @@ async def test_export_is_a_csv_of_every_meal_and_item(tg: FakeTelegram, start_bo
     assert empty["status"] == "draft" and empty["food"] == "" and empty["item"] == ""
 
 
+async def test_export_neutralises_spreadsheet_formulas(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    control_clock(app, datetime(2026, 5, 7, 10, tzinfo=UTC))
+    ann = tg.user(1001, "Ann")
+    svc = services_of(app)
+    await svc.people.ensure_user(1001, 1001)
+    captions = ['=HYPERLINK("https://evil.example","click")', "+1+2", "-2", "@SUM(A1)", "\t=1", "\r=1", "a=1"]
+    for caption in captions:
+        draft = await svc.meals.start_draft(
+            1001,
+            eaten_at=datetime(2026, 5, 7, 9, tzinfo=UTC),
+            caption=caption,
+            items=[NewItem("egg", 50, "typed")],
+        )
+        await svc.meals.save_meal(draft.id, 1001)
+
+    await ann.send_text("/export")
+    await tg.next_bot_message(1001)
+    (sent,) = tg.calls_to("sendDocument")
+    rows = list(csv.DictReader(io.StringIO(sent["document"].data.decode("utf-8"), newline="")))
+    assert [row["meal_name"] for row in rows] == [*(f"'{c}" for c in captions[:-1]), "a=1"]
+    assert {(row["food"], row["grams"]) for row in rows} == {("Egg", "50")}, "numbers stay numbers"
+
+
 async def _ann_and_bob_use_the_bot(app: App, tg: FakeTelegram) -> FakeUser:
     """Ann: a photo meal with a correction, a typed meal reopened as a copy, goals, settings, a
     pending prompt. Bob: a meal of his own."""

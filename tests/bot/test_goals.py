@@ -113,3 +113,46 @@ def test_goals_round_trip_through_the_person_record() -> None:
     assert Goals.from_dict(goals.as_dict()) == goals
     assert Goals.from_dict({}) is None
     assert Goals.from_dict({"kcal": "lots"}) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("-2000 kcal", "kcal must be between 800 and 6000, not -2000"),
+        ("kcal -2000", "kcal must be between 800 and 6000, not -2000"),
+        ("\u22122000", "kcal must be between 800 and 6000, not -2000"),
+        ("0 kcal", "kcal must be between 800 and 6000, not 0"),
+        ("2000 kcal, -50 fat", "fat must be between 0 and 1000 g, not -50"),
+        ("nan kcal", "Those aren't numbers I can use: kcal must be 800 to 6000"),
+        ("inf", "Those aren't numbers I can use"),
+        ("1e309 kcal", "Those aren't numbers I can use"),
+        ("1e3", "Those aren't numbers I can use"),
+        ("1" + "0" * 400, "Those aren't numbers I can use"),
+    ],
+)
+def test_negative_or_no_number_targets_are_refused_with_the_range(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_typed_goals(text)
+
+
+def test_a_dash_between_numbers_is_no_minus_sign() -> None:
+    assert parse_typed_goals("2000-2200") is None, "two numbers, not 2000 and -2200"
+    assert parse_body("34-180-75", Sex.MALE) == Body(Sex.MALE, 34, 180.0, 75.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("-34 180 75", "age must be between 14 and 100 years, not -34"),
+        ("34 -180 75", "height must be between 120 and 230 cm, not -180"),
+        ("34 180 \u221275", "weight must be between 35 and 250 kg, not -75"),
+        ("0 0 0", "age must be between 14 and 100 years, not 0"),
+        ("nan 180 75", "Those aren't numbers I can use: age must be 14 to 100 years"),
+        ("34 inf 75", "Those aren't numbers I can use"),
+        ("1" + "0" * 400 + " 180 75", "Those aren't numbers I can use"),
+        ("1e2 180 75", "Those aren't numbers I can use"),
+    ],
+)
+def test_negative_or_no_number_bodies_are_refused_with_the_range(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_body(text, Sex.FEMALE)

@@ -10,11 +10,15 @@ from bot.quick_entry import (
     QuickEntry,
     QuickEntryError,
     Resolved,
+    echo,
     parse_grams,
     parse_quick_entry,
     piece_grams,
     resolve_entry,
 )
+
+# A number too long for a float.
+HUGE = "1" + "0" * 400
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +30,16 @@ def portion(table: NutritionTable, key: str) -> float:
     food = table.get(key)
     assert food is not None, f"the packaged table has {key}"
     return food.portion_g
+
+
+def refusal(text: str, table: NutritionTable) -> str:
+    """The reply to a typed entry the bot refuses; parsing it never raises, resolving it does."""
+    entry = parse_quick_entry(text)
+    assert entry is not None, text
+    with pytest.raises(QuickEntryError) as caught:
+        resolve_entry(entry, table)
+    assert isinstance(caught.value, ValueError)
+    return str(caught.value)
 
 
 def resolve(text: str, table: NutritionTable) -> Resolved:
@@ -98,10 +112,9 @@ def test_no_food_words_means_no_entry(text: str) -> None:
     assert parse_quick_entry(text) is None
 
 
-@pytest.mark.parametrize("text", ["500 mg rice", "500mg salt"])
-def test_milligrams_are_refused_kindly(text: str) -> None:
-    with pytest.raises(QuickEntryError, match="Milligrams"):
-        parse_quick_entry(text)
+@pytest.mark.parametrize("text", ["500 mg rice", "500mg salt", "500 mg"])
+def test_milligrams_are_refused_kindly(table: NutritionTable, text: str) -> None:
+    assert refusal(text, table).startswith("Milligrams are too small")
 
 
 def test_entries_are_frozen() -> None:
@@ -226,6 +239,66 @@ def test_impossible_amounts_raise_a_friendly_error(table: NutritionTable, text: 
     assert isinstance(caught.value, ValueError)
 
 
+@pytest.mark.parametrize(
+    ("text", "echoed"),
+    [
+        ("1e309 g rice", "1e309"),
+        ("1e+309 g rice", "1e309"),
+        ("NaN g rice", "nan"),
+        ("inf g", "inf"),
+        ("-inf g rice", "inf"),
+        ("infinity rice", "infinity"),
+        ("1/0 rice", "1/0"),
+        ("rice 1/0", "1/0"),
+        ("1e5 g rice", "1e5"),
+        ("1e-5 g rice", "1e-5"),
+        ("rice 1e3g", "1e3g"),
+        ("2 1/0 cups rice", "1/0"),
+        ("1.2.3 rice", "1.2.3"),
+    ],
+)
+def test_numbers_that_are_no_amount_are_refused_not_read_as_a_default_portion(
+    table: NutritionTable, text: str, echoed: str
+) -> None:
+    assert refusal(text, table) == (
+        f"I can't use “{echoed}” as an amount: type grams between 1 and 5000, like 150 g rice."
+    )
+
+
+def test_a_number_too_long_for_a_float_is_refused_and_echoed_clipped(table: NutritionTable) -> None:
+    for text in (f"{HUGE} g rice", f"{HUGE}/1 rice", f"eggs x{HUGE}"):
+        refused = refusal(text, table)
+        assert "between 1 and 5000" in refused
+        echoed = refused.split("“")[1].split("”")[0]
+        assert len(echoed) == 40 and echoed.endswith("…"), echoed
+
+
+def test_naan_spelled_nan_is_still_a_food(table: NutritionTable) -> None:
+    assert resolve("nan", table).food.key == "naan"
+    assert resolve("2 nan", table).grams == pytest.approx(2 * portion(table, "naan"))
+
+
+def test_a_negative_amount_names_the_sensible_range(table: NutritionTable) -> None:
+    assert refusal("-100 g rice", table).startswith(
+        "The amount has to be more than zero — type grams between"
+    )
+
+
+def test_the_food_words_in_a_reply_are_clipped(table: NutritionTable) -> None:
+    entry = parse_quick_entry("200 " + "rice " * 30)
+    assert entry is not None
+    with pytest.raises(QuickEntryError) as caught:
+        resolve_entry(entry, table)
+    assert len(str(caught.value)) < 100
+    assert "rice rice…" in str(caught.value)
+
+
+def test_an_echo_is_one_line_of_at_most_forty_characters() -> None:
+    assert echo("  150 \n  g ") == "150 g"
+    assert echo("x" * 40) == "x" * 40
+    assert echo("x" * 41) == "x" * 39 + "…"
+
+
 def test_exactly_five_kg_is_still_allowed(table: NutritionTable) -> None:
     assert resolve("5 kg rice", table).grams == 5000
 
@@ -255,7 +328,11 @@ def test_grams_prompt_reads_weights(text: str, grams: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "abc", "150 ml", "150 g rice", "0", "0 g", "-5", "5001", "6 kg", "150 mg", "1/0", "two"]
+    "text",
+    [
+        *("", "abc", "150 ml", "150 g rice", "0", "0 g", "-5", "5001", "6 kg", "150 mg", "1/0", "two"),
+        *("nan", "NaN g", "inf", "-inf", "1e309", "1e5", "1e2", "-100", HUGE, HUGE + "/1"),
+    ],
 )
 def test_grams_prompt_refuses_everything_else(text: str) -> None:
     assert parse_grams(text) is None

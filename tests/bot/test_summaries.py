@@ -11,7 +11,6 @@ from bot.goals import Goals
 from bot.portions import Macros
 from bot.store.views import ItemView, MealView
 from bot.summaries import (
-    MAX_TEXT,
     daily_message,
     largest_contributors,
     progress_bar,
@@ -28,6 +27,8 @@ from bot.summary_times import (
     summary_day,
     summary_instant,
 )
+from bot.text_fit import MAX_TEXT
+from tests.telegram_fake import formatting
 
 OSLO = "Europe/Oslo"
 TZ = ZoneInfo(OSLO)
@@ -78,7 +79,7 @@ def test_summary_without_goals_invites_to_set_them() -> None:
 def test_a_day_of_many_meals_fits_one_message() -> None:
     many = [_meal(n, 12, _item(n, f"Food number {n} with a long name", 100, 50)) for n in range(1, 400)]
     text = summary_text(DAY, many, Goals(2000, 100, 70, 250), OSLO)
-    assert len(text) <= MAX_TEXT
+    assert len(formatting.parse(text, "HTML")[0]) <= MAX_TEXT, "what Telegram counts: the visible text"
     assert "more" in text and "Largest" in text
 
 
