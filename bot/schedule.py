@@ -9,6 +9,9 @@ Exactly once per person per local day, with any number of bot processes on one d
   next calendar day (`bot.summary_times`: DST neither skips nor doubles a day);
 * a summary found due after its local day is over (the bot was down) is skipped, and today's is
   planned instead, due at once if today's time has passed too;
+* a person not on a non-empty `ALLOWED_USER_IDS` (met before the list was set) is treated like a silent
+  day: the day counts as done and nothing is sent, so they get summaries again, from the next day on,
+  once they are on the list;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
   them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
 * 429: PTB's `AIORateLimiter` waits `retry_after` and retries; past its retries the sender waits
@@ -25,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -37,7 +39,7 @@ from zoneinfo import ZoneInfo
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
-from telegram.ext import AIORateLimiter, Application, CallbackContext
+from telegram.ext import Application, CallbackContext
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.store.summaries import SummaryStore
@@ -55,26 +57,9 @@ TICK_SECONDS = 60
 LEASE = timedelta(minutes=10)
 #: How long one summary may keep meeting 429s before its claim is released for the next tick.
 RETRY_BUDGET = timedelta(minutes=3)
-#: PTB's own retries of a 429 before the sender sees it.
-RATE_LIMITER_RETRIES = 3
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def rate_limiter(messages_per_second: float) -> AIORateLimiter:
-    """PTB's limiter, pacing all sends evenly at just under `messages_per_second`.
-
-    PTB's default (30 per 1 s) lets a burst of 30 through at once and then 30 a second, so a window of
-    one second can see nearly twice the limit. Here the bucket holds 2 % of a second's worth (at least
-    one message) and refills at 97 % of the limit, so no one-second window exceeds the limit. Group
-    chats keep PTB's 20 a minute; a 429 is retried `RATE_LIMITER_RETRIES` times after `retry_after`.
-    """
-    burst = max(1, math.floor(messages_per_second * 0.02))
-    pace = messages_per_second * 0.97
-    return AIORateLimiter(
-        overall_max_rate=burst, overall_time_period=burst / pace, max_retries=RATE_LIMITER_RETRIES
-    )
 
 
 def clock_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Clock:
@@ -90,11 +75,13 @@ def now_of(context: CallbackContext[Any, Any, Any, Any]) -> datetime:
 
 @dataclass
 class TickReport:
-    """What one tick did: summaries sent, silent (empty day, by choice), skipped as too late, people
-    found blocked, claims released for a later tick, and summaries given up on (a bad request)."""
+    """What one tick did: summaries sent, silent (empty day, by choice), not sent to people off the
+    allow-list, skipped as too late, people found blocked, claims released for a later tick, and
+    summaries given up on (a bad request)."""
 
     sent: int = 0
     silent: int = 0
+    not_allowed: int = 0
     late: int = 0
     blocked: int = 0
     released: int = 0
@@ -103,7 +90,7 @@ class TickReport:
     busy: bool = False
 
     def add(self, other: TickReport) -> None:
-        for name in ("sent", "silent", "late", "blocked", "released", "failed", "retries"):
+        for name in ("sent", "silent", "not_allowed", "late", "blocked", "released", "failed", "retries"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -119,7 +106,8 @@ class SummaryScheduler:
 
     `batch` people are claimed at a time; `senders` sends are in flight at most (the rate limiter sets
     the pace: 8 keep up with 30 a second at round trips up to 250 ms, and with 500 a second on loopback,
-    while fewer connections keep httpx's pool cheap).
+    while fewer connections keep httpx's pool cheap). `allowed` is `ALLOWED_USER_IDS`: when not empty,
+    only those people get summaries (see the module docstring).
     """
 
     def __init__(
@@ -127,6 +115,7 @@ class SummaryScheduler:
         bot: Bot,
         summaries: SummaryStore,
         *,
+        allowed: frozenset[int] = frozenset(),
         batch: int = 200,
         senders: int = 8,
         lease: timedelta = LEASE,
@@ -135,6 +124,7 @@ class SummaryScheduler:
     ) -> None:
         self._bot = bot
         self._summaries = summaries
+        self._allowed = allowed
         self._batch = batch
         self._senders = senders
         self._lease = lease
@@ -203,7 +193,7 @@ class SummaryScheduler:
     async def _prepare(
         self, claims: list[SummaryClaim], now: datetime, report: TickReport
     ) -> tuple[list[_Job], list[SummaryOutcome]]:
-        """Decide per claim: too late (plan today's), already summed up, or compose the text."""
+        """Decide per claim: too late (plan today's), already summed up, not allowed, or compose the text."""
         settled: list[SummaryOutcome] = []
         wanted: list[tuple[SummaryClaim, date]] = []
         for claim in claims:
@@ -220,6 +210,10 @@ class SummaryScheduler:
                         claim.user_id, claim.claimed_at, next_due(day, claim.summary_minute, claim.timezone)
                     )
                 )
+            elif self._allowed and claim.user_id not in self._allowed:
+                report.not_allowed += 1
+                following = next_due(day, claim.summary_minute, claim.timezone)
+                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, following, day))
             else:
                 wanted.append((claim, day))
         meals = await self._summaries.meals_on_days((claim.user_id, day) for claim, day in wanted)
@@ -303,13 +297,15 @@ def _retry_seconds(exc: RetryAfter) -> float:
 
 
 def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> SummaryScheduler:
-    """The application's scheduler, made on first use from its bot and summary store."""
+    """The application's scheduler, made on first use from its bot, summary store and allow-list."""
     from bot.services import SERVICES_KEY, Services
 
     scheduler: SummaryScheduler | None = application.bot_data.get(SCHEDULER_KEY)
     if scheduler is None:
         services: Services = application.bot_data[SERVICES_KEY]
-        scheduler = SummaryScheduler(application.bot, services.summaries)
+        scheduler = SummaryScheduler(
+            application.bot, services.summaries, allowed=services.settings.allowed_user_ids
+        )
         application.bot_data[SCHEDULER_KEY] = scheduler
     return scheduler
 

@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_USER_ID: Final = re.compile(r"0*[1-9][0-9]*")
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,7 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
-    telegram_rate_limit: float = Field(default=30.0, gt=0)
+    telegram_rate_limit: float = Field(default=30.0, gt=0, le=1000)
     database_url: str = "sqlite+aiosqlite:///./data/foodbot.db"
     data_dir: Path = Path("./data")
     model_dir: Path | None = None
@@ -38,8 +39,13 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0:8443"
+    admin_chat_id: int | None = None
+    update_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    photo_backlog: int = Field(default=50, ge=1, le=10_000)
 
-    @field_validator("telegram_bot_token", "webhook_secret", "model_dir", "metrics_port", mode="before")
+    @field_validator(
+        "telegram_bot_token", "webhook_secret", "model_dir", "metrics_port", "admin_chat_id", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         """`KEY=` in .env means "not set", not an empty token or the current directory."""
@@ -93,14 +99,21 @@ class Settings(BaseSettings):
     @field_validator("allowed_user_ids", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        """`ALLOWED_USER_IDS=123, 456` → {123, 456}; empty means everyone."""
-        if isinstance(value, str):
-            parts = [p.strip() for p in value.split(",") if p.strip()]
-            try:
-                return frozenset(int(p) for p in parts)
-            except ValueError as exc:
-                raise ValueError("ALLOWED_USER_IDS must be Telegram user ids separated by commas") from exc
-        return value
+        """`ALLOWED_USER_IDS=123, 456` → {123, 456}; empty means everyone.
+
+        Anything else stops the start: a list that reads as empty by accident (`,`) would let everyone
+        in, and one with a typo (`12,,x`, `1 2`) would lock out someone the owner meant to allow.
+        """
+        if not isinstance(value, str) or not value.strip():
+            return frozenset() if isinstance(value, str) else value
+        parts = [part.strip() for part in value.split(",")]
+        if not all(_USER_ID.fullmatch(part) for part in parts):
+            shown = value.strip() if len(value.strip()) <= 40 else value.strip()[:39] + "…"
+            raise ValueError(
+                "ALLOWED_USER_IDS must be Telegram user ids (whole numbers above 0) separated by commas, "
+                f"like 123456789,987654321, or empty to allow everyone; it is {shown!r}"
+            )
+        return frozenset(int(part) for part in parts)
 
     @cached_property
     def default_model_dir(self) -> Path:

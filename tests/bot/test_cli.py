@@ -73,6 +73,25 @@ def test_run_without_a_token_says_what_to_put_infoodbot_env(tmp_path: Path) -> N
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("value", [",", "12,,x"])
+def test_run_with_a_malformed_allow_list_says_so_in_one_line(tmp_path: Path, value: str) -> None:
+    done = subprocess.run(
+        [FOODBOT, "run"],
+        cwd=tmp_path,
+        env=foodbot_env(tmp_path / "data", TELEGRAM_BOT_TOKEN="1:x", ALLOWED_USER_IDS=value),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(
+        "Configuration error in ALLOWED_USER_IDS: ALLOWED_USER_IDS must be Telegram user ids"
+    )
+    assert "like 123456789,987654321" in line and "Value error" not in line
+
+
 async def test_run_with_a_rejected_token_says_so_in_one_line(
     tmp_path: Path, data_dir: Path, default_bundle: ModelBundle
 ) -> None:

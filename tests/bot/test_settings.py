@@ -52,6 +52,28 @@ def test_bad_values_are_refused_with_the_key_named(monkeypatch: pytest.MonkeyPat
         Settings()
 
 
+@pytest.mark.parametrize("value", [",", " , ", "abc", "12,,x", "1 2", "5,7,", ",5", "0", "-5", "+5", "1.5"])
+def test_a_malformed_allow_list_stops_the_start_rather_than_allow_everyone(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ALLOWED_USER_IDS", value)
+    with pytest.raises(
+        ValidationError, match=r"ALLOWED_USER_IDS must be Telegram user ids .* separated by commas"
+    ):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [("", frozenset()), ("  ", frozenset()), ("5", frozenset({5})), (" 5 , 007 ", frozenset({5, 7}))],
+)
+def test_an_allow_list_is_ids_and_empty_means_everyone(
+    monkeypatch: pytest.MonkeyPatch, value: str, allowed: frozenset[int]
+) -> None:
+    monkeypatch.setenv("ALLOWED_USER_IDS", value)
+    assert Settings().allowed_user_ids == allowed
+
+
 def test_every_setting_is_documented_in_env_example() -> None:
     example = (Path(__file__).parents[2] / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and line[0].isupper()}
