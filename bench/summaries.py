@@ -135,8 +135,9 @@ async def run(people: int, rate: float, url: str) -> dict[str, Any]:
     from bot.db.engine import make_engine, make_sessionmaker
     from bot.migrate import upgrade_database
     from bot.nutrition import default_table
-    from bot.schedule import SummaryScheduler, rate_limiter
+    from bot.schedule import SummaryScheduler
     from bot.store.summaries import SummaryStore
+    from bot.telegram_io import message_budget
 
     upgrade_database(url)
     now = datetime(2026, 6, 1, 19, 0, 10, tzinfo=UTC)  # 21:00:10 in Oslo
@@ -161,7 +162,7 @@ async def run(people: int, rate: float, url: str) -> dict[str, Any]:
         "123456:TEST-TOKEN",
         base_url=f"{root}/bot",
         base_file_url=f"{root}/file/bot",
-        rate_limiter=rate_limiter(rate),
+        rate_limiter=message_budget(rate),
     )
     try:
         async with bot:

@@ -11,15 +11,18 @@ import html
 import logging
 import signal
 import sys
+from datetime import timedelta
 from secrets import token_urlsafe
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
-from telegram.error import Forbidden, InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     TypeHandler,
@@ -28,7 +31,8 @@ from telegram.ext import (
 
 from bot.callbacks import Action, pattern
 from bot.db.engine import make_engine, make_sessionmaker
-from bot.handlers.access import check_access
+from bot.error_report import admin_reporter
+from bot.handlers.access import check_access, on_added_to_group
 from bot.handlers.buttons import on_press
 from bot.handlers.commands import (
     COMMANDS,
@@ -41,22 +45,34 @@ from bot.handlers.commands import (
 )
 from bot.handlers.common import Context
 from bot.handlers.data import on_export, on_forget, on_forget_press
+from bot.handlers.edits import on_edit
 from bot.handlers.goals import on_goal, on_goal_press
 from bot.handlers.history import on_history, on_history_press, on_meal_press, on_week
-from bot.handlers.photos import on_document, on_photo
+from bot.handlers.other import on_unsupported, on_venue
+from bot.handlers.photos import on_backlog, on_document, on_photo
 from bot.handlers.settings import on_location, on_settings, on_settings_press
 from bot.handlers.summary import on_any_update, on_summary, on_text_or_prompt
+from bot.journal import (
+    JOURNAL_KEY,
+    Journal,
+    JournaledApplication,
+    JournalQueue,
+    note_failure,
+)
+from bot.lanes import Lanes
 from bot.migrate import upgrade_database
 from bot.model_setup import configured_bundle, make_recognizer
 from bot.nutrition import default_table
-from bot.schedule import CLOCK_KEY, rate_limiter, schedule_summaries
+from bot.schedule import CLOCK_KEY, clock_of, schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.store.account import AccountStore
 from bot.store.meals import MealStore
 from bot.store.people import PeopleStore
 from bot.store.summaries import SummaryStore
+from bot.store.updates import UpdateStore
 from bot.summary_times import utc_now
+from bot.telegram_io import RetryingRequest, message_budget
 from model.metrics import serve_metrics
 from model.queue import InProcessQueue, RecognitionQueue
 from model.redis_queue import RedisQueue
@@ -64,6 +80,13 @@ from model.redis_queue import RedisQueue
 _LOGGER = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Please try again."
+SWEEP_JOB = "update-journal"
+REPORTER_KEY = "foodbot.error_reporter"
+#: Updates handled at once. Most of them wait (a person's photos in their lane, a slot for the model),
+#: and a waiting update costs little; a low cap would make a button press wait behind a burst of photos.
+CONCURRENT_UPDATES = 4096
+#: Photos downloaded and recognized at once, over all people (the in-process queue holds 64 at most).
+RECOGNITION_SLOTS = 32
 SETTINGS_PATTERN = pattern({Action.SETTINGS, Action.SUMMARY_HOUR, Action.SUMMARY_TIME})
 MEAL_PATTERN = pattern({Action.REOPEN, Action.WHEN, Action.MOVE, Action.TYPE_TIME})
 FORGET_PATTERN = pattern({Action.FORGET_YES, Action.FORGET_NO})
@@ -76,17 +99,24 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     root = settings.telegram_api_base_url.rstrip("/")
     app = (
         ApplicationBuilder()
+        .application_class(JournaledApplication)
+        .update_queue(JournalQueue())
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
-        .rate_limiter(rate_limiter(settings.telegram_rate_limit))
-        .concurrent_updates(True)
+        .request(RetryingRequest())
+        .rate_limiter(message_budget(settings.telegram_rate_limit))
+        .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
+    assert isinstance(app, JournaledApplication)
+    app.backlog_handler = on_backlog
     app.bot_data["settings"] = settings
     app.add_handler(TypeHandler(Update, check_access), group=-1)
+    app.add_handler(ChatMemberHandler(on_added_to_group, ChatMemberHandler.MY_CHAT_MEMBER))
+    app.add_handler(MessageHandler(filters.UpdateType.EDITED & (filters.TEXT | filters.CAPTION), on_edit))
     app.add_handler(CommandHandler("start", on_start))
     app.add_handler(CommandHandler("help", on_help))
     app.add_handler(CommandHandler("today", on_today))
@@ -100,10 +130,12 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     app.add_handler(CommandHandler("export", on_export))
     app.add_handler(CommandHandler("forget", on_forget))
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
-    app.add_handler(MessageHandler(filters.PHOTO, on_photo))
-    app.add_handler(MessageHandler(filters.Document.ALL, on_document))
+    app.add_handler(MessageHandler(filters.PHOTO & filters.UpdateType.MESSAGE, on_photo))
+    app.add_handler(MessageHandler(filters.Document.ALL & filters.UpdateType.MESSAGE, on_document))
+    app.add_handler(MessageHandler(filters.VENUE, on_venue))  # a venue carries a location too
     app.add_handler(MessageHandler(filters.LOCATION & filters.UpdateType.MESSAGE, on_location))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, on_text_or_prompt))
+    app.add_handler(MessageHandler(filters.UpdateType.MESSAGE, on_unsupported))
     app.add_handler(CallbackQueryHandler(on_settings_press, pattern=SETTINGS_PATTERN))
     app.add_handler(CallbackQueryHandler(on_goal_press, pattern=pattern({Action.GOAL})))
     app.add_handler(CallbackQueryHandler(on_history_press, pattern=pattern({Action.HISTORY})))
@@ -115,6 +147,28 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     schedule_summaries(app)
     app.add_error_handler(on_error)
     return app
+
+
+async def _sweep(context: Context) -> None:
+    """The journal's job: renew this process's leases, take over updates nobody holds."""
+    journal: Journal = context.application.bot_data[JOURNAL_KEY]
+    queue = context.application.update_queue
+    assert isinstance(queue, JournalQueue)
+    try:
+        await journal.sweep(queue.requeue, context.bot)
+    except SQLAlchemyError as exc:  # the database away: the next sweep tries again
+        _LOGGER.warning("update journal sweep failed: %s", exc)
+
+
+async def _apologize(app: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:
+    """The one reply a person gets when their update could not be handled at all."""
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(SORRY)
+        elif update.effective_message is not None and update.effective_chat is not None:
+            await app.bot.send_message(update.effective_chat.id, SORRY)
+    except Exception:  # the apology itself must never take the bot down
+        _LOGGER.exception("could not tell the person about the error")
 
 
 async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -132,6 +186,23 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         serve_metrics(settings.metrics_port)
     app.bot_data["engine"] = engine
     sessions = make_sessionmaker(engine)
+    lanes = Lanes(backlog=settings.photo_backlog, slots=RECOGNITION_SLOTS)
+    journal = Journal(
+        UpdateStore(sessions),
+        clock_of(app),
+        timedelta(seconds=settings.update_lease_seconds),
+        lanes=lanes,
+        apologize=lambda update: _apologize(app, update),
+    )
+    app.bot_data[JOURNAL_KEY] = journal
+    update_queue = app.update_queue
+    assert isinstance(update_queue, JournalQueue)
+    update_queue.journal = journal
+    app.bot_data[REPORTER_KEY] = admin_reporter(app.bot, settings.admin_chat_id, clock_of(app))
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(
+            _sweep, interval=settings.update_lease_seconds / 3, first=0, name=SWEEP_JOB
+        )
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         people=PeopleStore(sessions),
@@ -140,6 +211,7 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         account=AccountStore(sessions, table),
         table=table,
         queue=queue,
+        lanes=lanes,
         input_size=bundle.meta.data_config.image_size,
         unsure_threshold=bundle.meta.thresholds.get("unsure", 0.35),
     )
@@ -156,18 +228,16 @@ async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None
 
 
 async def on_error(update: object, context: Context) -> None:
-    """Log the failure; tell the person something went wrong instead of going silent."""
-    _LOGGER.error("update failed: %s", html.escape(str(context.error)), exc_info=context.error)
-    if isinstance(context.error, Forbidden | NetworkError):
+    """Log the failure, tell the operator, and let the journal decide: try the update again later, or
+    end it with one apology to the person (`bot.journal.Journal.end`)."""
+    error = context.error
+    if error is None:
         return
-    if isinstance(update, Update):
-        try:
-            if update.callback_query is not None:
-                await update.callback_query.answer(SORRY)
-            elif update.effective_message is not None:
-                await update.effective_message.reply_text(SORRY)
-        except Exception:  # the error report itself must never take the bot down
-            _LOGGER.exception("could not tell the person about the error")
+    _LOGGER.error("update failed: %s", html.escape(str(error)), exc_info=error)
+    note_failure(error)
+    reporter = context.application.bot_data.get(REPORTER_KEY)
+    if reporter is not None:
+        reporter.report(error, update)
 
 
 async def check_token(settings: Settings) -> str | None:
@@ -185,6 +255,27 @@ async def check_token(settings: Settings) -> str | None:
     return None
 
 
+def prepare_storage(settings: Settings) -> str | None:
+    """Migrate the database and make sure the model is in place before serving; a one-line problem for
+    the host (a full or read-only disk, a database that cannot be reached), or None if all is well."""
+    try:
+        upgrade_database(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        return (
+            f"Cannot open or upgrade the database at DATABASE_URL ({reason}). Check that the disk is not "
+            "full or read-only and that the database server is running."
+        )
+    try:
+        configured_bundle(settings)
+    except OSError as exc:
+        return (
+            f"Cannot read or build the model in {settings.model_dir or settings.default_model_dir} ({exc}). "
+            "Check that DATA_DIR is on a writable disk with space left."
+        )
+    return None
+
+
 def run_bot(settings: Settings) -> int:
     """`foodbot run`: check the token, migrate, then serve until SIGINT/SIGTERM. Returns the exit status.
 
@@ -196,7 +287,10 @@ def run_bot(settings: Settings) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    upgrade_database(settings.database_url)
+    problem = prepare_storage(settings)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
     app = build_application(settings)
     stop_signals = (signal.SIGINT, signal.SIGTERM)
     if not settings.webhook_url:

@@ -2,7 +2,9 @@
 
 Anyone can send any callback data, so a press is parsed into a typed `Press` or rejected; ownership of
 the meal is checked by the meal log, not trusted from the data. Format: `action:meal_id:item_id:arg`
-(unused parts empty), e.g. `x:42:7:h` = scale item 7 of meal 42 by one half.
+(unused parts empty), e.g. `x:42:7:h` = scale item 7 of meal 42 by one half, and on a draft's card
+`:version` after it (`x:42:7:h:3`): the draft's version the card showed, so a double tap or a replayed
+press changes the meal once (`bot.store.meals.StaleCard`).
 """
 
 from __future__ import annotations
@@ -58,11 +60,15 @@ class Press:
     meal_id: int
     item_id: int = 0
     arg: str = ""
+    #: The draft's version the button was made for; None on buttons that carry none.
+    version: int | None = None
 
 
-def encode(action: Action, meal_id: int, item_id: int = 0, arg: str = "") -> str:
+def encode(action: Action, meal_id: int, item_id: int = 0, arg: str = "", version: int | None = None) -> str:
     """Callback data for a button; raises ValueError if it would exceed Telegram's 64 bytes."""
     data = f"{action.value}:{meal_id}:{item_id or ''}:{arg}"
+    if version is not None:
+        data += f":{version}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
     return data
@@ -73,18 +79,19 @@ def decode(data: str | None) -> Press | None:
     if not data:
         return None
     parts = data.split(":")
-    if len(parts) != 4:
+    if len(parts) not in (4, 5):
         return None
-    code, meal, item, arg = parts
+    code, meal, item, arg = parts[:4]
     try:
         action = Action(code)
         meal_id = int(meal)
         item_id = int(item) if item else 0
+        version = int(parts[4]) if len(parts) == 5 else None
     except ValueError:
         return None
-    if meal_id <= 0 or item_id < 0 or len(arg) > 16:
+    if meal_id <= 0 or item_id < 0 or len(arg) > 16 or (version is not None and version <= 0):
         return None
-    return Press(action, meal_id, item_id, arg)
+    return Press(action, meal_id, item_id, arg, version)
 
 
 #: Moving a draft in time: code → (days, minutes).

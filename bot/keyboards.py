@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import Action, encode, encode_person
 from bot.goals import ACTIVITY_NAMES, Activity
 from bot.nutrition import Food
+from bot.render import day_page
 from bot.store.views import ItemView, MealView
+from bot.text_fit import Page
 
 #: How many of the model's other guesses an item's options offer.
 ALTERNATIVES_SHOWN = 3
@@ -34,8 +36,10 @@ def location_keyboard() -> ReplyKeyboardMarkup:
     )
 
 
-def _button(text: str, action: Action, meal_id: int, item_id: int = 0, arg: str = "") -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=encode(action, meal_id, item_id, arg))
+def _button(
+    text: str, action: Action, meal_id: int, item_id: int = 0, arg: str = "", version: int | None = None
+) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=encode(action, meal_id, item_id, arg, version))
 
 
 def _short(name: str, limit: int = 22) -> str:
@@ -43,18 +47,26 @@ def _short(name: str, limit: int = 22) -> str:
 
 
 def card_keyboard(meal: MealView) -> InlineKeyboardMarkup:
-    """A draft's card: one row per food (open its options, or remove it), then add, save, discard."""
+    """A draft's card: one row per food (open its options, or remove it), then add, save, discard.
+
+    The buttons carry the draft's version, so a double tap applies once."""
+    v = meal.version
     rows = [
         [
-            _button(f"✏️ {n}. {_short(item.name)}", Action.ITEM, meal.id, item.id),
-            _button("✖", Action.REMOVE, meal.id, item.id),
+            _button(f"✏️ {n}. {_short(item.name)}", Action.ITEM, meal.id, item.id, version=v),
+            _button("✖", Action.REMOVE, meal.id, item.id, version=v),
         ]
         for n, item in enumerate(meal.items, 1)
     ]
-    rows.append([_button("➕ Add food", Action.ADD, meal.id), _button("🕒 Day & time", Action.WHEN, meal.id)])
-    last = [_button("🗑 Discard", Action.DISCARD, meal.id)]
+    rows.append(
+        [
+            _button("➕ Add food", Action.ADD, meal.id, version=v),
+            _button("🕒 Day & time", Action.WHEN, meal.id, version=v),
+        ]
+    )
+    last = [_button("🗑 Discard", Action.DISCARD, meal.id, version=v)]
     if meal.items:
-        last.insert(0, _button("✅ Save", Action.SAVE, meal.id))
+        last.insert(0, _button("✅ Save", Action.SAVE, meal.id, version=v))
     rows.append(last)
     return InlineKeyboardMarkup(rows)
 
@@ -70,32 +82,45 @@ def alternatives(meal: MealView, item: ItemView) -> list[tuple[int, str]]:
 
 def item_keyboard(meal: MealView, item: ItemView, names: dict[str, str]) -> InlineKeyboardMarkup:
     """One item's options: the model's alternatives, search, portion changes, remove, back."""
+    v = meal.version
     rows = [
-        [_button(f"↔ {_short(names.get(key, key), 30)}", Action.ALTERNATIVE, meal.id, item.id, str(n))]
+        [_button(f"↔ {_short(names.get(key, key), 30)}", Action.ALTERNATIVE, meal.id, item.id, str(n), v)]
         for n, key in alternatives(meal, item)
     ]
-    rows.append([_button("🔎 Search…", Action.SEARCH, meal.id, item.id)])
+    rows.append([_button("🔎 Search…", Action.SEARCH, meal.id, item.id, version=v)])
     rows.append(
         [
-            _button("½×", Action.SCALE, meal.id, item.id, "h"),
-            _button("1½×", Action.SCALE, meal.id, item.id, "o"),
-            _button("2×", Action.SCALE, meal.id, item.id, "d"),
-            _button("⌨ grams", Action.GRAMS, meal.id, item.id),
+            _button("½×", Action.SCALE, meal.id, item.id, "h", v),
+            _button("1½×", Action.SCALE, meal.id, item.id, "o", v),
+            _button("2×", Action.SCALE, meal.id, item.id, "d", v),
+            _button("⌨ grams", Action.GRAMS, meal.id, item.id, version=v),
         ]
     )
     rows.append(
-        [_button("🗑 Remove", Action.REMOVE, meal.id, item.id), _button("« Back", Action.CARD, meal.id)]
+        [
+            _button("🗑 Remove", Action.REMOVE, meal.id, item.id, version=v),
+            _button("« Back", Action.CARD, meal.id),
+        ]
     )
     return InlineKeyboardMarkup(rows)
 
 
-def search_keyboard(meal_id: int, item_id: int, foods: Sequence[Food]) -> InlineKeyboardMarkup:
+def search_keyboard(meal: MealView, item_id: int, foods: Sequence[Food]) -> InlineKeyboardMarkup:
     """Search results to pick from (their keys are kept in the person's pending prompt)."""
     rows = [
-        [_button(f"{food.name} ({food.kcal:.0f} kcal/100 g)", Action.PICK, meal_id, item_id, str(n))]
+        [
+            _button(
+                f"{food.name} ({food.kcal:.0f} kcal/100 g)",
+                Action.PICK,
+                meal.id,
+                item_id,
+                str(n),
+                meal.version,
+            )
+        ]
         for n, food in enumerate(foods)
     ]
-    rows.append([_button("« Back to the meal", Action.CARD, meal_id)])
+    rows.append([_button("« Back to the meal", Action.CARD, meal.id)])
     return InlineKeyboardMarkup(rows)
 
 
@@ -104,13 +129,53 @@ def back_keyboard(meal_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button("« Back to the meal", Action.CARD, meal_id)]])
 
 
-def day_keyboard(meals: Sequence[MealView]) -> InlineKeyboardMarkup | None:
-    """`/today`: a delete button per meal."""
+def day_keyboard(meals: Sequence[MealView], page: int = 0) -> InlineKeyboardMarkup | None:
+    """`/today`: a delete button per meal of the page, and ◀ ▶ to the other pages of a long day.
+
+    The page buttons are /history's, so they turn the message into /history's view of the same day (the
+    same delete buttons, with edit buttons and the other days besides): every meal stays reachable.
+    """
     if not meals:
         return None
-    return InlineKeyboardMarkup(
-        [[_button(f"🗑 Delete meal {n}", Action.DELETE, meal.id)] for n, meal in enumerate(meals, 1)]
-    )
+    shown = day_page(meals, page)
+    rows = [
+        [_button(f"🗑 Delete meal {n + 1}", Action.DELETE, meals[n].id)]
+        for n in range(shown.start, shown.stop)
+    ]
+    rows += _page_row(meals[0].local_date, meals, shown)
+    return InlineKeyboardMarkup(rows)
+
+
+def day_arg(day: date, page: int = 0) -> str:
+    """/history's button arg: the local day as YYYYMMDD, and after a dot the page of its meals if not the
+    first (at most 16 characters, as `bot.callbacks` allows)."""
+    return f"{day:%Y%m%d}.{page}" if page else f"{day:%Y%m%d}"
+
+
+def parse_day_arg(arg: str) -> tuple[date, int] | None:
+    """The day and page of a /history button's arg (see `day_arg`), or None for a malformed one."""
+    day_part, _, page_part = arg.partition(".")
+    try:
+        day = datetime.strptime(day_part, "%Y%m%d").date()
+    except ValueError:
+        return None
+    if page_part and not (page_part.isdigit() and len(page_part) <= 3):
+        return None
+    return day, int(page_part or 0)
+
+
+def _page_row(day: date, meals: Sequence[MealView], shown: Page) -> list[list[InlineKeyboardButton]]:
+    """◀ ▶ between the pages of a long day's meals; nothing for a day that fits one page."""
+    row: list[InlineKeyboardButton] = []
+    if shown.number > 0:
+        before = day_page(meals, shown.number - 1)
+        label = f"◀ Meals {before.start + 1}–{before.stop}"
+        row.append(_person(label, Action.HISTORY, day_arg(day, before.number)))
+    if shown.number < shown.pages - 1:
+        after = day_page(meals, shown.number + 1)
+        label = f"Meals {after.start + 1}–{after.stop} ▶"
+        row.append(_person(label, Action.HISTORY, day_arg(day, after.number)))
+    return [row] if row else []
 
 
 def confirm_keyboard(yes: Action, meal_id: int, yes_text: str) -> InlineKeyboardMarkup:
@@ -124,39 +189,45 @@ def _person(text: str, action: Action, arg: str = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=encode_person(action, arg))
 
 
-def history_keyboard(day: date, today: date, meals: Sequence[MealView]) -> InlineKeyboardMarkup:
-    """`/history`: edit or delete each meal of the day, then ◀ the day before, today, the day after ▶."""
+def history_keyboard(
+    day: date, today: date, meals: Sequence[MealView], page: int = 0
+) -> InlineKeyboardMarkup:
+    """`/history`: edit or delete each meal of the page, ◀ ▶ to the day's other pages, then ◀ the day
+    before, today, the day after ▶."""
+    shown = day_page(meals, page)
     rows = [
         [
-            _button(f"✏️ Edit meal {n}", Action.REOPEN, meal.id),
-            _button(f"🗑 Delete meal {n}", Action.DELETE, meal.id),
+            _button(f"✏️ Edit meal {n + 1}", Action.REOPEN, meals[n].id),
+            _button(f"🗑 Delete meal {n + 1}", Action.DELETE, meals[n].id),
         ]
-        for n, meal in enumerate(meals, 1)
+        for n in range(shown.start, shown.stop)
     ]
+    rows += _page_row(day, meals, shown)
     before = day - timedelta(days=1)
-    nav = [_person(f"◀ {before:%a %-d}", Action.HISTORY, f"{before:%Y%m%d}")]
+    nav = [_person(f"◀ {before:%a %-d}", Action.HISTORY, day_arg(before))]
     if day < today:
         after = day + timedelta(days=1)
         if after < today:
-            nav.append(_person("Today", Action.HISTORY, f"{today:%Y%m%d}"))
-        nav.append(_person(f"{after:%a %-d} ▶", Action.HISTORY, f"{after:%Y%m%d}"))
+            nav.append(_person("Today", Action.HISTORY, day_arg(today)))
+        nav.append(_person(f"{after:%a %-d} ▶", Action.HISTORY, day_arg(after)))
     rows.append(nav)
     return InlineKeyboardMarkup(rows)
 
 
-def when_keyboard(meal_id: int) -> InlineKeyboardMarkup:
+def when_keyboard(meal: MealView) -> InlineKeyboardMarkup:
     """A draft's day and time: a day back or forward, an hour or a quarter, or type it."""
+    meal_id, v = meal.id, meal.version
     return InlineKeyboardMarkup(
         [
             [
-                _button("◀ Day before", Action.MOVE, meal_id, 0, "d-"),
-                _button("Day after ▶", Action.MOVE, meal_id, 0, "d+"),
+                _button("◀ Day before", Action.MOVE, meal_id, 0, "d-", v),
+                _button("Day after ▶", Action.MOVE, meal_id, 0, "d+", v),
             ],
             [
-                _button("−1 h", Action.MOVE, meal_id, 0, "h-"),
-                _button("−15 min", Action.MOVE, meal_id, 0, "q-"),
-                _button("+15 min", Action.MOVE, meal_id, 0, "q+"),
-                _button("+1 h", Action.MOVE, meal_id, 0, "h+"),
+                _button("−1 h", Action.MOVE, meal_id, 0, "h-", v),
+                _button("−15 min", Action.MOVE, meal_id, 0, "q-", v),
+                _button("+15 min", Action.MOVE, meal_id, 0, "q+", v),
+                _button("+1 h", Action.MOVE, meal_id, 0, "h+", v),
             ],
             [_button("⌨ Type a day and time", Action.TYPE_TIME, meal_id)],
             [_button("« Back to the meal", Action.CARD, meal_id)],

@@ -11,6 +11,7 @@ from typing import Any
 
 from telegram.ext import CallbackContext
 
+from bot.lanes import Lanes
 from bot.nutrition import NutritionTable
 from bot.settings import Settings
 from bot.store.account import AccountStore
@@ -34,6 +35,8 @@ class Services:
     account: AccountStore
     table: NutritionTable
     queue: RecognitionQueue
+    #: Each person's photos in order, and the shared slots for downloading and recognizing them.
+    lanes: Lanes
     #: The model's input side in pixels: the smallest Telegram photo size at least this big is fetched.
     input_size: int
     #: Below this confidence a food is marked unsure on the card.

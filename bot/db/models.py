@@ -39,6 +39,7 @@ NAMING_CONVENTION = {
 }
 
 MEAL_STATUSES = ("draft", "saved")
+UPDATE_STATES = ("new", "done", "failed")
 ITEM_SOURCES = ("model", "changed", "typed")
 CORRECTION_KINDS = ("changed", "removed", "added")
 
@@ -126,6 +127,7 @@ class Meal(Base):
         CheckConstraint(_one_of("status", MEAL_STATUSES), name="status"),
         Index(None, "user_id", "local_date", "status"),
         Index(None, "user_id", "status"),
+        Index(None, "user_id", "source_message_id"),
         # Never reuse the id of a deleted meal: old buttons carrying it must not reach a new meal.
         {"sqlite_autoincrement": True},
     )
@@ -148,6 +150,12 @@ class Meal(Base):
     replaces_meal_id: Mapped[int | None] = mapped_column(
         ForeignKey("meals.id", ondelete="CASCADE"), index=True
     )
+    # Bumped by every change of a draft: the card's buttons carry it, so a press made on an older state
+    # (a double tap, a replayed update) is recognised and applied once.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The person's message (in their private chat) the draft came from: a retried or edited message
+    # finds its draft instead of starting another.
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     user: Mapped[User] = relationship(back_populates="meals", lazy="raise")
     items: Mapped[list[MealItem]] = relationship(
@@ -235,3 +243,31 @@ class Correction(Base):
     final_key: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class ReceivedUpdate(Base):
+    """An update from Telegram, recorded before it is handled (`bot.store.updates`).
+
+    "new" until handled: `owner` and `lease_until` say which process holds it and until when (a process
+    that died lets its lease run out, and another takes the update over); a failure that may pass (a
+    network error) leaves it "new" with `lease_until` as the time of the next try. "done" and "failed"
+    rows stay a while so that a redelivered update is recognised, then they are pruned.
+    """
+
+    __tablename__ = "updates"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", UPDATE_STATES), name="state"),
+        Index(None, "state", "lease_until"),
+        Index(None, "received_at"),
+    )
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=_now)
+    finished_at: Mapped[datetime | None] = mapped_column()

@@ -10,10 +10,13 @@ from telegram import CallbackQuery, Update
 from bot.callbacks import SCALES, Action, Press, decode
 from bot.handlers.cards import card_view, edit_message
 from bot.handlers.common import Context
+from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.local_time import local_date_of
 from bot.render import day_text, item_prompt, macros_line
 from bot.services import Services, services
+from bot.store.items import MAX_ITEMS
+from bot.store.meals import StaleCard, TooManyItems
 from bot.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
@@ -62,7 +65,15 @@ async def on_press(update: Update, context: Context) -> None:
         if meal.card_message_id is not None and query.message.message_id < meal.card_message_id:
             await query.answer(OLD_CARD)
             return
-        await _draft_press(query, context, svc, user.id, meal, press)
+        try:
+            await _draft_press(query, context, svc, user.id, meal, press)
+        except StaleCard:  # pressed on an older state (a double tap, a press delivered twice): once only
+            current = await svc.meals.get_meal(meal.id, user.id)
+            await query.answer(ALREADY_DONE if current is not None else GONE)
+            if current is not None:
+                await _show_card(query, context, svc, current)
+        except TooManyItems:
+            await query.answer(f"A meal holds at most {MAX_ITEMS} foods: save this one and start another.")
     else:
         await _log_press(query, context, svc, user.id, meal, press)
 
@@ -102,7 +113,9 @@ async def _draft_press(
             if not 0 <= index < len(foods):
                 await query.answer(STALE)
                 return
-            updated = await svc.meals.change_item_food(meal.id, press.item_id, user_id, foods[index][0])
+            updated = await svc.meals.change_item_food(
+                meal.id, press.item_id, user_id, foods[index][0], version=press.version
+            )
             toast = "Changed."
         case Action.SCALE:
             factor = SCALES.get(press.arg)
@@ -113,9 +126,11 @@ async def _draft_press(
             if item.grams * factor > 5000:
                 await query.answer("That would be more than 5 kg.")
                 return
-            updated = await svc.meals.scale_item(meal.id, press.item_id, user_id, factor)
+            updated = await svc.meals.scale_item(
+                meal.id, press.item_id, user_id, factor, version=press.version
+            )
         case Action.REMOVE:
-            updated = await svc.meals.remove_item(meal.id, press.item_id, user_id)
+            updated = await svc.meals.remove_item(meal.id, press.item_id, user_id, version=press.version)
             toast = "Removed."
         case Action.GRAMS | Action.SEARCH | Action.ADD:
             kind = "grams" if press.action is Action.GRAMS else "search"
@@ -137,7 +152,7 @@ async def _draft_press(
                 return
             await svc.people.set_pending(user_id, None)
         case Action.SAVE:
-            updated = await svc.meals.save_meal(meal.id, user_id)
+            updated = await svc.meals.save_meal(meal.id, user_id, version=press.version)
             if updated is not None:
                 toast = await _saved_toast(svc, user_id, updated)
         case Action.DISCARD:
@@ -165,11 +180,15 @@ async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> Me
         return None
     grams = pending.get("grams")
     if press.item_id:
-        updated = await svc.meals.change_item_food(meal.id, press.item_id, user_id, keys[index])
+        updated = await svc.meals.change_item_food(
+            meal.id, press.item_id, user_id, keys[index], version=press.version
+        )
         if updated is not None and grams:
             updated = await svc.meals.set_item_grams(meal.id, press.item_id, user_id, float(grams))
         return updated
-    return await svc.meals.add_item(meal.id, user_id, keys[index], float(grams) if grams else None)
+    return await svc.meals.add_item(
+        meal.id, user_id, keys[index], float(grams) if grams else None, version=press.version
+    )
 
 
 async def _saved_toast(svc: Services, user_id: int, meal: MealView) -> str:

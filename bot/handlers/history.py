@@ -15,14 +15,16 @@ from bot.charts import week_chart_png
 from bot.goals import Goals
 from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, Sender, sender
-from bot.handlers.presses import STALE, menu_press
-from bot.keyboards import back_keyboard, history_keyboard, when_keyboard
+from bot.handlers.presses import ALREADY_DONE, STALE, menu_press
+from bot.keyboards import back_keyboard, history_keyboard, parse_day_arg, when_keyboard
 from bot.portions import Macros
 from bot.render import day_text
 from bot.schedule import now_of
 from bot.services import services
+from bot.store.meals import StaleCard
 from bot.store.views import MealView
 from bot.summary_times import local_day, parse_when
+from bot.text_fit import MAX_CAPTION, fit_html
 
 GONE = "That meal is no longer there."
 NOT_A_DRAFT = "This meal is already saved."
@@ -34,7 +36,7 @@ WHEN_PROMPT = "🕒 Type when you ate it, like <i>13:30</i>, <i>yesterday 19:00<
 
 
 def week_caption(days: Mapping[date, Macros], goals: Goals | None) -> str:
-    """The numbers under the chart, a line per day and the average."""
+    """The numbers under the chart, a line per day and the average; within a photo caption's limit."""
     lines = ["📊 <b>Last 7 days</b>"]
     logged: list[float] = []
     for day, macros in sorted(days.items()):
@@ -46,11 +48,12 @@ def week_caption(days: Mapping[date, Macros], goals: Goals | None) -> str:
             )
         else:
             lines.append(f"{day:%a %-d}: —")
+    tail: list[str] = []
     if logged:
         average = sum(logged) / len(logged)
         goal = f" (goal {goals.kcal:.0f})" if goals else ""
-        lines.append(f"Average of {len(logged)} logged days: <b>{average:.0f} kcal</b>{goal}")
-    return "\n".join(lines)
+        tail.append(f"Average of {len(logged)} logged days: <b>{average:.0f} kcal</b>{goal}")
+    return fit_html(lines, MAX_CAPTION, tail=tail)
 
 
 async def on_week(update: Update, context: Context) -> None:
@@ -67,11 +70,12 @@ async def on_week(update: Update, context: Context) -> None:
 
 
 async def _show_day(
-    who_id: int, tz: str, day: date, today: date, context: Context
+    who_id: int, tz: str, day: date, today: date, context: Context, page: int = 0
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """A day in /history: page `page` of its meals (the last one if there are fewer now) and its buttons."""
     svc = services(context)
     meals = await svc.meals.meals_on(who_id, day)
-    return day_text(day, meals, svc.table, tz), history_keyboard(day, today, meals)
+    return day_text(day, meals, svc.table, tz, page), history_keyboard(day, today, meals, page)
 
 
 async def on_history(update: Update, context: Context) -> None:
@@ -85,19 +89,17 @@ async def on_history(update: Update, context: Context) -> None:
 
 
 async def on_history_press(update: Update, context: Context) -> None:
-    """◀ ▶ in /history: show another day."""
+    """◀ ▶ in /history (and on a long /today): show another day, or another page of a day's meals."""
     found = await menu_press(update, context)
     if found is None:
         return
     today = local_day(now_of(context), found.person.timezone)
-    try:
-        day = datetime.strptime(found.press.arg, "%Y%m%d").date()
-    except ValueError:
-        day = None
-    if day is None or day > today or (today - day).days > HISTORY_DAYS:
+    shown = parse_day_arg(found.press.arg)
+    if shown is None or shown[0] > today or (today - shown[0]).days > HISTORY_DAYS:
         await found.query.answer(STALE)
         return
-    text, keyboard = await _show_day(found.person.id, found.person.timezone, day, today, context)
+    day, page = shown
+    text, keyboard = await _show_day(found.person.id, found.person.timezone, day, today, context, page)
     await found.query.answer()
     await found.edit(context, text, keyboard)
 
@@ -131,7 +133,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
         return
     if press.action is Action.WHEN:
         await found.query.answer()
-        await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal.id))
+        await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal))
     elif press.action is Action.TYPE_TIME:
         await svc.people.set_pending(person.id, {"kind": "meal_time", "meal_id": meal.id})
         await found.query.answer()
@@ -145,12 +147,17 @@ async def on_meal_press(update: Update, context: Context) -> None:
         if moved_to > now_of(context) + timedelta(minutes=1):
             await found.query.answer(FUTURE)
             return
-        updated = await svc.meals.move_meal(meal.id, person.id, moved_to)
+        try:
+            updated = await svc.meals.move_meal(meal.id, person.id, moved_to, version=press.version)
+        except StaleCard:  # a double tap, or a press Telegram delivered twice: moved once
+            await found.query.answer(ALREADY_DONE)
+            await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal))
+            return
         if updated is None:
             await found.query.answer(GONE)
             return
         await found.query.answer(f"Moved to {moved_to.astimezone(zone):%a %-d %b, %H:%M}.")
-        await found.edit(context, _when_text(updated, person.timezone), when_keyboard(meal.id))
+        await found.edit(context, _when_text(updated, person.timezone), when_keyboard(updated))
     else:
         await found.query.answer(STALE)
 
@@ -169,7 +176,11 @@ async def answer_meal_time(who: Sender, context: Context) -> bool:
         await svc.people.set_pending(person.id, None)
         return False
     now = now_of(context)
-    when = parse_when(who.message.text or "", now, person.timezone, meal.eaten_at)
+    try:
+        when = parse_when(who.message.text or "", now, person.timezone, meal.eaten_at, HISTORY_DAYS)
+    except ValueError as refused:  # summary_times.WhenError: a day further back than /history reaches
+        await who.message.reply_text(f"{refused} {WHEN_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
     if when is None:
         await who.message.reply_text(f"I didn't get that. {WHEN_PROMPT}", parse_mode=ParseMode.HTML)
         return True

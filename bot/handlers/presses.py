@@ -13,6 +13,8 @@ from bot.services import Services, services
 from bot.store.views import UserView
 
 STALE = "This button is out of date."
+#: The answer to a press made on an older state of a draft (a double tap, a press delivered twice).
+ALREADY_DONE = "Already done — this is the meal as it is now."
 
 
 @dataclass(frozen=True, slots=True)

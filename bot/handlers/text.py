@@ -13,9 +13,11 @@ from telegram.constants import ParseMode
 from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, sender
 from bot.keyboards import search_keyboard
+from bot.nutrition import NutritionTable
 from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from bot.services import Services
 from bot.store.views import MealView, NewItem
+from bot.text_fit import ECHO_CHARS, clip
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -80,9 +82,10 @@ async def _answer_search(
         if resolved is not None and entry.amount is not None:
             grams = resolved.grams
     foods = svc.table.search(query, limit=SEARCH_RESULTS)
+    shown = escape(clip(query, ECHO_CHARS))
     if not foods:
         await message.reply_text(
-            f"I don't know “{escape(query)}”. Try another name, like <i>rice</i> or <i>apple</i>.",
+            f"I don't know “{shown}”. Try another name, like <i>rice</i> or <i>apple</i>.",
             parse_mode=ParseMode.HTML,
         )
         return
@@ -99,29 +102,41 @@ async def _answer_search(
     await retire_card(context, meal, "🔎 Searching — pick a food below.")
     result = await context.bot.send_message(
         message.chat_id,
-        f"Which one is “{escape(query)}”?",
+        f"Which one is “{shown}”?",
         parse_mode=ParseMode.HTML,
-        reply_markup=search_keyboard(meal.id, item_id, foods),
+        reply_markup=search_keyboard(meal, item_id, foods),
     )
     await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
 
 
-async def _quick_entry(message: Message, context: Context, svc: Services, user_id: int) -> None:
-    entry = parse_quick_entry(message.text or "")
+def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:
+    """The foods a typed meal names, or what to tell the person when it names none (HTML)."""
+    entry = parse_quick_entry(text)
     if entry is None:
-        await message.reply_text(NOT_UNDERSTOOD, parse_mode=ParseMode.HTML)
-        return
+        return NOT_UNDERSTOOD
     try:
-        resolved = resolve_entry(entry, svc.table)
+        resolved = resolve_entry(entry, table)
     except QuickEntryError as exc:
-        await message.reply_text(str(exc))
-        return
+        return escape(str(exc))
     if resolved is None:
-        await message.reply_text(NOT_UNDERSTOOD, parse_mode=ParseMode.HTML)
+        return NOT_UNDERSTOOD
+    return [NewItem(resolved.food.key, resolved.grams, source="typed")]
+
+
+async def _quick_entry(message: Message, context: Context, svc: Services, user_id: int) -> None:
+    items = typed_items(message.text or "", svc.table)
+    if isinstance(items, str):
+        await message.reply_text(items, parse_mode=ParseMode.HTML)
+        return
+    made = await svc.meals.from_message(user_id, message.message_id)
+    if made is not None:  # handled before (the journal retried this update): its card, once
+        if made.card_message_id is None and made.status == "draft":
+            await send_card(context, message.chat_id, made, svc)
         return
     meal = await svc.meals.start_draft(
         user_id,
         eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
-        items=[NewItem(resolved.food.key, resolved.grams, source="typed")],
+        items=items,
+        source_message_id=message.message_id,
     )
     await send_card(context, message.chat_id, meal, svc)

@@ -54,7 +54,8 @@ class AccountStore(TableStore):
         """Delete everything held about the person, in every table; returns rows deleted per table.
 
         Follows the foreign keys from `users`: a row goes when it refers to the person, or to a row
-        that goes (their meals' items and predictions, corrections of their photos). Tables are emptied
+        that goes (their meals' items and predictions, corrections of their photos), or names the person
+        in a `user_id` column without a foreign key (the updates they sent). Tables are emptied
         children first, so each delete can still find its parents. Tables added later are covered.
         """
         tables = list(Base.metadata.sorted_tables)
@@ -63,6 +64,8 @@ class AccountStore(TableStore):
             conditions = []
             if table.name == "users":
                 conditions.append(table.c.id == user_id)
+            elif "user_id" in table.c and not table.foreign_keys:
+                conditions.append(table.c.user_id == user_id)  # the journal of updates: no foreign key
             for fk in table.foreign_keys:
                 parent = fk.column.table
                 if parent.name == table.name or parent.name not in doomed:

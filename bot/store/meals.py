@@ -2,7 +2,9 @@
 
 Every change runs in one transaction that first checks the meal belongs to the person and is still a
 draft, and locks its row (`_draft`), so two button presses on one meal apply one after the other.
-Edits keep the photo's corrections in line as they go (`bot.store.corrections`).
+Each change bumps the draft's `version`; a change asked for at an older version (a double tap, a press
+replayed by Telegram) raises `StaleCard` and changes nothing. Edits keep the photo's corrections in line
+as they go (`bot.store.corrections`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.store.base import TableStore, meals_query, valid_id
 from bot.store.corrections import after_replacing, before_replacing, track_correction
 from bot.store.items import (
     MAX_GRAMS,
+    MAX_ITEMS,
     MIN_SCALED_GRAMS,
     check_grams,
     check_source,
@@ -35,6 +38,14 @@ from bot.store.items import (
 from bot.store.views import MealView, NewItem
 from bot.summary_times import utc_now
 from model.recognition import Recognition
+
+
+class StaleCard(Exception):
+    """The change was asked for on an older version of the draft than the one stored: not applied."""
+
+
+class TooManyItems(ValueError):
+    """A meal holds at most `MAX_ITEMS` foods."""
 
 
 class MealStore(TableStore):
@@ -52,29 +63,19 @@ class MealStore(TableStore):
         caption: str | None = None,
         recognition: Recognition | None = None,
         items: Sequence[NewItem] = (),
+        source_message_id: int | None = None,
     ) -> MealView:
         """A new draft meal, dated on the person's local day at `eaten_at` (an aware datetime).
 
         The prediction is stored when `recognition` is given and is not a failed read (`error` set).
-        Items with source "model" remember their food as the model's. Raises LookupError for an
-        unknown person and ValueError for a bad item (unknown food, grams out of range, bad source).
+        Items with source "model" remember their food as the model's; past `MAX_ITEMS` they are left
+        out. With `source_message_id`, a meal already made from that message of the person is returned
+        as it is instead (a message handled twice makes one meal). Raises LookupError for an unknown
+        person and ValueError for a bad item (unknown food, grams out of range, bad source).
         """
         if eaten_at.tzinfo is None or eaten_at.utcoffset() is None:
             raise ValueError("eaten_at must be timezone-aware")
-        rows = []
-        for position, new in enumerate(items):
-            grams = check_grams(new.grams)
-            food = self._food(new.food_key)
-            row = MealItem(
-                position=position,
-                food_key=new.food_key,
-                grams=grams,
-                source=check_source(new.source),
-                confidence=new.confidence,
-                model_key=new.food_key if new.source == "model" else None,
-            )
-            set_macros(row, macros_for(food, grams))
-            rows.append(row)
+        rows = self._rows(items)
         prediction = None
         if recognition is not None and recognition.error is None:
             prediction = Prediction(
@@ -87,10 +88,15 @@ class MealStore(TableStore):
             user = await session.get(User, user_id)
             if user is None:
                 raise LookupError(f"no user {user_id}")
+            if source_message_id is not None:
+                made = await self._from_message(session, user_id, source_message_id)
+                if made is not None:
+                    return self._meal_view(made)
             now = utc_now()
             meal = Meal(
                 user_id=user_id,
                 status="draft",
+                source_message_id=source_message_id,
                 eaten_at=eaten_at.astimezone(UTC),
                 local_date=local_date_of(eaten_at, user.timezone),
                 photo_file_id=photo_file_id,
@@ -104,6 +110,37 @@ class MealStore(TableStore):
             session.add(meal)
             await session.flush()
             return self._meal_view(meal)
+
+    async def from_message(self, user_id: int, message_id: int) -> MealView | None:
+        """The meal made from this message of the person (draft or saved), if any."""
+        async with self._read() as session:
+            meal = await self._from_message(session, user_id, message_id)
+            return self._meal_view(meal) if meal is not None else None
+
+    async def replace_items(
+        self, meal_id: int, user_id: int, items: Sequence[NewItem], caption: str | None
+    ) -> MealView | None:
+        """Make the draft's foods `items` and its name `caption` (the person edited the message it came
+        from). Items the person already changed on the card give way to the edited message."""
+        rows = self._rows(items)
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            meal.items.clear()
+            await session.flush()
+            meal.items.extend(rows)
+            meal.caption = caption
+            return await self._touched(session, meal)
+
+    async def set_caption(self, meal_id: int, user_id: int, caption: str | None) -> MealView | None:
+        """Rename the draft (the person edited its photo's caption)."""
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            meal.caption = caption
+            return await self._touched(session, meal)
 
     async def get_meal(self, meal_id: int, user_id: int) -> MealView | None:
         """The meal, draft or saved; None when it does not exist or belongs to someone else."""
@@ -125,13 +162,13 @@ class MealStore(TableStore):
             )
 
     async def change_item_food(
-        self, meal_id: int, item_id: int, user_id: int, food_key: str
+        self, meal_id: int, item_id: int, user_id: int, food_key: str, *, version: int | None = None
     ) -> MealView | None:
         """Make the item another food, at that food's default portion (source "changed")."""
         food = self._food(food_key)
         grams = check_grams(food.portion_g)
         async with self._write() as session:
-            found = await self._draft_item(session, meal_id, item_id, user_id)
+            found = await self._draft_item(session, meal_id, item_id, user_id, version)
             if found is None:
                 return None
             meal, item = found
@@ -143,10 +180,12 @@ class MealStore(TableStore):
             await track_correction(session, meal, item, removed=False)
             return await self._touched(session, meal)
 
-    async def remove_item(self, meal_id: int, item_id: int, user_id: int) -> MealView | None:
+    async def remove_item(
+        self, meal_id: int, item_id: int, user_id: int, *, version: int | None = None
+    ) -> MealView | None:
         """Take the item out of the draft."""
         async with self._write() as session:
-            found = await self._draft_item(session, meal_id, item_id, user_id)
+            found = await self._draft_item(session, meal_id, item_id, user_id, version)
             if found is None:
                 return None
             meal, item = found
@@ -154,7 +193,9 @@ class MealStore(TableStore):
             meal.items.remove(item)
             return await self._touched(session, meal)
 
-    async def scale_item(self, meal_id: int, item_id: int, user_id: int, factor: float) -> MealView | None:
+    async def scale_item(
+        self, meal_id: int, item_id: int, user_id: int, factor: float, *, version: int | None = None
+    ) -> MealView | None:
         """Multiply the item's grams by `factor` (> 0), kept to one decimal and within 0.1 to 5000 g.
 
         The result is clamped rather than refused, so a "double" button on a large portion stops at the
@@ -164,7 +205,7 @@ class MealStore(TableStore):
         if not (math.isfinite(factor) and factor > 0):
             raise ValueError(f"scale factor must be a positive number, not {factor!r}")
         async with self._write() as session:
-            found = await self._draft_item(session, meal_id, item_id, user_id)
+            found = await self._draft_item(session, meal_id, item_id, user_id, version)
             if found is None:
                 return None
             meal, item = found
@@ -172,11 +213,13 @@ class MealStore(TableStore):
             regram(item, grams, self._table)
             return await self._touched(session, meal)
 
-    async def set_item_grams(self, meal_id: int, item_id: int, user_id: int, grams: float) -> MealView | None:
+    async def set_item_grams(
+        self, meal_id: int, item_id: int, user_id: int, grams: float, *, version: int | None = None
+    ) -> MealView | None:
         """Set the item's grams (more than 0, at most 5000; ValueError otherwise)."""
         grams = check_grams(grams)
         async with self._write() as session:
-            found = await self._draft_item(session, meal_id, item_id, user_id)
+            found = await self._draft_item(session, meal_id, item_id, user_id, version)
             if found is None:
                 return None
             meal, item = found
@@ -184,18 +227,30 @@ class MealStore(TableStore):
             return await self._touched(session, meal)
 
     async def add_item(
-        self, meal_id: int, user_id: int, food_key: str, grams: float | None = None, source: str = "typed"
+        self,
+        meal_id: int,
+        user_id: int,
+        food_key: str,
+        grams: float | None = None,
+        source: str = "typed",
+        *,
+        version: int | None = None,
     ) -> MealView | None:
-        """Add a food at the end of the draft, at `grams` or the food's default portion."""
+        """Add a food at the end of the draft, at `grams` or the food's default portion.
+
+        Raises `TooManyItems` when the draft already holds `MAX_ITEMS` foods.
+        """
         food = self._food(food_key)
         grams = check_grams(food.portion_g if grams is None else grams)
         source = check_source(source)
         if not valid_id(meal_id):
             return None
         async with self._write() as session:
-            meal = await self._draft(session, meal_id, user_id)
+            meal = await self._draft(session, meal_id, user_id, version)
             if meal is None:
                 return None
+            if len(meal.items) >= MAX_ITEMS:
+                raise TooManyItems(f"a meal holds at most {MAX_ITEMS} foods")
             position = max((i.position for i in meal.items), default=-1) + 1
             item = MealItem(
                 position=position,
@@ -211,10 +266,10 @@ class MealStore(TableStore):
             await track_correction(session, meal, item, removed=False)
             return await self._touched(session, meal)
 
-    async def save_meal(self, meal_id: int, user_id: int) -> MealView | None:
+    async def save_meal(self, meal_id: int, user_id: int, *, version: int | None = None) -> MealView | None:
         """Save the draft with the numbers it shows; None if it is not a draft of this person."""
         async with self._write() as session:
-            meal = await self._draft(session, meal_id, user_id)
+            meal = await self._draft(session, meal_id, user_id, version)
             if meal is None:
                 return None
             now = utc_now()
@@ -330,12 +385,14 @@ class MealStore(TableStore):
             await session.flush()
             return self._meal_view(draft)
 
-    async def move_meal(self, meal_id: int, user_id: int, eaten_at: datetime) -> MealView | None:
+    async def move_meal(
+        self, meal_id: int, user_id: int, eaten_at: datetime, *, version: int | None = None
+    ) -> MealView | None:
         """Set when a draft was eaten (an aware datetime); its local day follows, in the person's zone."""
         if eaten_at.tzinfo is None or eaten_at.utcoffset() is None:
             raise ValueError("eaten_at must be timezone-aware")
         async with self._write() as session:
-            meal = await self._draft(session, meal_id, user_id)
+            meal = await self._draft(session, meal_id, user_id, version)
             if meal is None:
                 return None
             user = await session.get(User, user_id)
@@ -363,28 +420,61 @@ class MealStore(TableStore):
 
     # -- helpers -------------------------------------------------------------------------------------
 
+    def _rows(self, items: Sequence[NewItem]) -> list[MealItem]:
+        """New item rows, at most `MAX_ITEMS`; items with source "model" remember the model's food."""
+        rows = []
+        for position, new in enumerate(items[:MAX_ITEMS]):
+            grams = check_grams(new.grams)
+            row = MealItem(
+                position=position,
+                food_key=new.food_key,
+                grams=grams,
+                source=check_source(new.source),
+                confidence=new.confidence,
+                model_key=new.food_key if new.source == "model" else None,
+            )
+            set_macros(row, macros_for(self._food(new.food_key), grams))
+            rows.append(row)
+        return rows
+
+    async def _from_message(self, session: AsyncSession, user_id: int, message_id: int) -> Meal | None:
+        return await session.scalar(
+            meals_query()
+            .where(Meal.user_id == user_id, Meal.source_message_id == message_id)
+            .order_by(Meal.id)
+            .limit(1)
+        )
+
     def _food(self, food_key: str) -> Food:
         food = self._table.get(food_key)
         if food is None:
             raise ValueError(f"the nutrition table has no food {food_key!r}")
         return food
 
-    async def _draft(self, session: AsyncSession, meal_id: int, user_id: int) -> Meal | None:
-        """This person's draft with its items and prediction, its row locked for the transaction."""
+    async def _draft(
+        self, session: AsyncSession, meal_id: int, user_id: int, version: int | None = None
+    ) -> Meal | None:
+        """This person's draft with its items and prediction, its row locked for the transaction.
+
+        With `version`, raises `StaleCard` when the draft has changed since that version.
+        """
         if not valid_id(meal_id):
             return None
-        return await session.scalar(
+        meal = await session.scalar(
             meals_query()
             .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == "draft")
             .with_for_update(of=Meal)
         )
+        if meal is not None and version is not None and meal.version != version:
+            raise StaleCard(f"meal {meal_id} is at version {meal.version}, not {version}")
+        return meal
 
     async def _draft_item(
-        self, session: AsyncSession, meal_id: int, item_id: int, user_id: int
+        self, session: AsyncSession, meal_id: int, item_id: int, user_id: int, version: int | None
     ) -> tuple[Meal, MealItem] | None:
         if not valid_id(item_id):
             return None
-        meal = await self._draft(session, meal_id, user_id)
+        meal = await self._draft(session, meal_id, user_id, version)
         if meal is None:
             return None
         item = next((i for i in meal.items if i.id == item_id), None)
@@ -392,6 +482,7 @@ class MealStore(TableStore):
 
     async def _touched(self, session: AsyncSession, meal: Meal) -> MealView:
         meal.updated_at = utc_now()
+        meal.version = (meal.version or 1) + 1
         await session.flush()
         return self._meal_view(meal)
 

@@ -86,6 +86,10 @@ class MealView:
     card_message_id: int | None
     items: tuple[ItemView, ...]
     prediction: PredictionView | None
+    #: Bumped by every change of a draft; the card's buttons carry it (`bot.callbacks`).
+    version: int = 1
+    #: The person's message the meal came from, if it came from one.
+    source_message_id: int | None = None
 
     @property
     def total(self) -> Macros:
@@ -210,6 +214,8 @@ def meal_view(meal: Meal, table: NutritionTable) -> MealView:
         card_message_id=meal.card_message_id,
         items=tuple(item_view(item, table) for item in sorted(meal.items, key=lambda i: (i.position, i.id))),
         prediction=prediction,
+        version=meal.version or 1,
+        source_message_id=meal.source_message_id,
     )
 
 

@@ -20,14 +20,15 @@ from telegram.ext import ExtBot
 
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.nutrition import default_table
-from bot.schedule import SummaryScheduler, TickReport, rate_limiter
+from bot.schedule import SummaryScheduler, TickReport
 from bot.store.summaries import SummaryStore
+from bot.telegram_io import message_budget
 
 
 async def main(url: str, root: str, token: str, now: datetime, rate: float, batch: int) -> TickReport:
     engine = make_engine(url)
     bot: ExtBot[Any] = ExtBot(
-        token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot", rate_limiter=rate_limiter(rate)
+        token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot", rate_limiter=message_budget(rate)
     )
     try:
         async with bot:

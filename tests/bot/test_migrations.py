@@ -18,7 +18,7 @@ from bot.db.models import Base
 from bot.migrate import alembic_config, downgrade_database, upgrade_database
 from tests.services import postgres_url, scratch_postgres_database
 
-TABLES = {"users", "meals", "meal_items", "predictions", "corrections"}
+TABLES = {"users", "meals", "meal_items", "predictions", "corrections", "updates"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

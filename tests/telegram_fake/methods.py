@@ -106,6 +106,8 @@ def _object(params: Params, name: str) -> Any:
 
 def _sendable_chat(world: World, params: Params) -> Chat:
     chat = world.chat(_required(params, "chat_id"))
+    if chat.left:
+        raise ApiError(403, "Forbidden: bot is not a member of the group chat")
     if chat.blocked:
         raise ApiError(403, "Forbidden: bot was blocked by the user")
     if not chat.started:
@@ -536,7 +538,8 @@ class Poller:
                 )
             allowed_kinds = self.allowed or (UPDATE_TYPES - {"chat_member", "message_reaction"})
             found = [u for u in world.updates if any(kind in u for kind in allowed_kinds)]
-            return copy.deepcopy(found[:limit]) or None
+            again, world.redelivered[:] = world.redelivered[:], []
+            return copy.deepcopy(again + found[: limit - len(again)]) or None
 
         return await world.wait_until(deliverable, timeout) or []
 
@@ -549,6 +552,16 @@ def _without_uploads(method: Method) -> Implementation:
         return method(world, params)
 
     return call
+
+
+def leave_chat(world: World, params: Params) -> bool:
+    """The bot leaves a group; a private chat cannot be left (400, as Telegram)."""
+    chat = world.chat(_required(params, "chat_id"))
+    if chat.kind == "private":
+        raise bad_request("chat member status can't be changed in private chats")
+    chat.left = True
+    world.notify()
+    return True
 
 
 def registry(poller: Poller) -> dict[str, tuple[str, Implementation]]:
@@ -569,6 +582,7 @@ def registry(poller: Poller) -> dict[str, tuple[str, Implementation]]:
         "setWebhook": set_webhook,
         "deleteWebhook": delete_webhook,
         "getWebhookInfo": get_webhook_info,
+        "leaveChat": leave_chat,
         "close": ok,
         "logOut": ok,
         "setMyDescription": ok,

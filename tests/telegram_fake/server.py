@@ -15,12 +15,15 @@ JSON-encoded objects in form fields) and serves downloads at ``{root}/file/bot{t
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import json
 import logging
 import math
+import random
 import re
 import socket
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,6 +137,9 @@ class FakeTelegram:
         self._recent_overall: deque[float] = deque()
         self._recent_per_chat: dict[Any, deque[float]] = {}
         self._seen_edits: dict[tuple[int, int], int] = {}
+        self._latency = 0.0
+        self._held: dict[str, asyncio.Event] = {}
+        self._jitter = 0.0
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._webhook = WebhookSender(self._world)
@@ -243,6 +249,42 @@ class FakeTelegram:
         fake = FakeUser(self._world, chat)
         self._users[user_id] = fake
         return fake
+
+    def group(self, chat_id: int = -100_500, title: str = "Family") -> Chat:
+        """A group chat (negative id) that users can write and press in (``user.in_group(group)``)."""
+        chat = self._world.chats.get(chat_id)
+        if chat is None:
+            chat = Chat(id=chat_id, user={}, kind="group", title=title)
+            self._world.chats[chat_id] = chat
+        return chat
+
+    def add_bot_to(self, group: Chat, by: FakeUser) -> dict[str, Any]:
+        """``by`` adds the bot to ``group``: Telegram tells the bot with a ``my_chat_member`` update."""
+        group.left = False
+        bot = {**self._world.bot_user, "is_bot": True}
+        return self._world.enqueue(
+            "my_chat_member",
+            {
+                "chat": group.as_json(),
+                "from": by.as_json,
+                "date": int(time.time()),
+                "old_chat_member": {"status": "left", "user": bot},
+                "new_chat_member": {"status": "member", "user": bot},
+            },
+        )
+
+    def last_update(self, kind: str | None = None) -> dict[str, Any]:
+        """The newest update queued for the bot (of this kind: "message", "callback_query", …)."""
+        return next(u for u in reversed(self._world.sent_updates) if kind is None or kind in u)
+
+    def redeliver(self, update: dict[str, Any]) -> None:
+        """Deliver an update again with its update id, as Telegram does when the bot died before
+        confirming it (polling) or a webhook post was not answered in time."""
+        if self._world.webhook.get("url"):
+            self._world.updates.insert(0, copy.deepcopy(update))
+        else:
+            self._world.redelivered.append(copy.deepcopy(update))
+        self._world.notify()
 
     # --- what the bot did ---------------------------------------------------------------------------------
 
@@ -402,6 +444,31 @@ class FakeTelegram:
         self._recent_overall.clear()
         self._recent_per_chat.clear()
 
+    def hold(self, method: str) -> None:
+        """Calls of ``method`` wait, unanswered, until ``release(method)`` (``held_calls`` lists them):
+        to stop a bot in the middle of something. A held call whose caller died meanwhile is dropped."""
+        self._held[method.lower()] = asyncio.Event()
+
+    def release(self, method: str) -> None:
+        """Let the held calls of ``method`` (and later ones) through."""
+        event = self._held.pop(method.lower(), None)
+        if event is not None:
+            event.set()
+
+    @property
+    def held_calls(self) -> list[str]:
+        """The methods of the calls that were held, in order."""
+        return self._world.held_calls
+
+    def slow_down(self, seconds: float, jitter: float = 0.0) -> None:
+        """Answers every Bot API method ``seconds`` late, give or take up to ``jitter`` (uniform): a
+        Telegram having a slow moment, for benchmarks. The call takes effect only after the wait, as if
+        it had queued on Telegram's side. Downloads are not slowed. ``slow_down(0)`` switches it off."""
+        if seconds < 0 or jitter < 0 or jitter > seconds:
+            raise ValueError("need 0 <= jitter <= seconds")
+        self._latency = seconds
+        self._jitter = jitter
+
     def _injected(self, method: str) -> web.Response | None:
         queue = self._failures.get(method.lower())
         if not queue:
@@ -477,6 +544,15 @@ class FakeTelegram:
             params, uploads = await _read_params(request)
         except ApiError as error:
             return self._error_response(name, {}, error)
+        if self._latency:
+            await asyncio.sleep(self._latency + random.uniform(-self._jitter, self._jitter))
+        held = self._held.get(name.lower())
+        if held is not None:
+            self._world.held_calls.append(name)
+            self._world.notify()
+            await held.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # the caller is gone: the request never took effect
         if name != "getUpdates":
             self._world.calls.append((name, params))
         if entry is None:

@@ -170,11 +170,15 @@ class FakeMessage:
 
 @dataclass
 class Chat:
-    """A private chat with one user."""
+    """A private chat with one user (`user`), or a group (`kind` "group", `title`; `user` empty)."""
 
     id: int
     user: dict[str, Any]
     started: bool = True
+    kind: str = "private"
+    title: str = ""
+    #: A group the bot was removed from (or left): sends answer 403 like Telegram.
+    left: bool = False
     blocked: bool = False
     messages: dict[int, FakeMessage] = field(default_factory=dict)
     last_message_id: int = 0
@@ -184,6 +188,8 @@ class Chat:
     reply_keyboard: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
+        if self.kind != "private":
+            return {"id": self.id, "type": self.kind, "title": self.title}
         chat: dict[str, Any] = {"id": self.id, "type": "private", "first_name": self.user["first_name"]}
         for key in ("last_name", "username"):
             if self.user.get(key):
@@ -211,6 +217,12 @@ class World:
         self.files_by_path: dict[str, StoredFile] = {}
         self.photo_sets: dict[str, list[StoredFile]] = {}
         self.updates: list[dict[str, Any]] = []
+        #: Calls held by `FakeTelegram.hold`, by method name.
+        self.held_calls: list[str] = []
+        #: Every update ever queued, in order (for tests that deliver one again).
+        self.sent_updates: list[dict[str, Any]] = []
+        #: Updates delivered again although their offset was passed (`FakeTelegram.redeliver`).
+        self.redelivered: list[dict[str, Any]] = []
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -300,6 +312,7 @@ class World:
     def enqueue(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         update = {"update_id": next(self._update_ids), kind: payload}
         self.updates.append(update)
+        self.sent_updates.append(update)
         self.notify()
         return update
 

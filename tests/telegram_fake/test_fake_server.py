@@ -376,3 +376,25 @@ async def test_next_bot_message_timeout_says_what_the_bot_did(tg: FakeTelegram) 
     with pytest.raises(TimeoutError) as timeout:
         await tg.next_bot_message(CHAT, timeout=0.2)
     assert "'first'" in str(timeout.value) and "message text is empty" in str(timeout.value)
+
+
+async def test_slow_down_answers_late_and_applies_the_call_after_the_wait(tg: FakeTelegram) -> None:
+    """The benchmarks' slow Telegram: each method waits 0.3 s ± 0.05 s before it takes effect."""
+    tg.user(CHAT)
+    with pytest.raises(ValueError):
+        tg.slow_down(0.1, jitter=0.2)
+    async with tg.bot() as bot:
+        tg.slow_down(0.3, jitter=0.05)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        send = asyncio.create_task(bot.send_message(CHAT, "late"))
+        await asyncio.sleep(0.15)
+        assert tg.bot_messages(CHAT) == [], "not applied before the wait is over"
+        await asyncio.wait_for(send, 2)
+        assert 0.25 <= loop.time() - started < 1.5
+        assert [m.text for m in tg.bot_messages(CHAT)] == ["late"]
+
+        tg.slow_down(0)
+        started = loop.time()
+        await bot.send_message(CHAT, "on time")
+        assert loop.time() - started < 0.25

@@ -13,15 +13,23 @@ _COMMAND = re.compile(r"(?<!\S)/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?")
 
 
 class FakeUser:
-    """A person in a private chat with the bot (chat id = user id); made by ``FakeTelegram.user``."""
+    """A person in a private chat with the bot (chat id = user id); made by ``FakeTelegram.user``.
 
-    def __init__(self, world: World, chat: Chat) -> None:
+    ``in_group(group)`` is the same person writing and pressing in a group chat instead.
+    """
+
+    def __init__(self, world: World, chat: Chat, user: dict[str, Any] | None = None) -> None:
         self._world = world
         self._chat = chat
+        self._user = user if user is not None else chat.user
 
     @property
     def id(self) -> int:
-        return int(self._chat.user["id"])
+        return int(self._user["id"])
+
+    def in_group(self, group: Chat) -> FakeUser:
+        """This person as a member of ``group`` (made by ``FakeTelegram.group``)."""
+        return FakeUser(self._world, group, self._user)
 
     @property
     def chat_id(self) -> int:
@@ -30,7 +38,7 @@ class FakeUser:
     @property
     def as_json(self) -> dict[str, Any]:
         """The Bot API User object."""
-        return dict(self._chat.user)
+        return dict(self._user)
 
     @property
     def blocked(self) -> bool:
@@ -51,10 +59,27 @@ class FakeUser:
         if self._chat.blocked:
             raise RuntimeError(f"user {self.id} blocked the bot; call unblock() before writing to it")
         self._chat.started = True
-        message = self._world.add_message(self._chat, self._chat.user, content, from_bot=False)
+        message = self._world.add_message(self._chat, self._user, content, from_bot=False)
         data = message.to_dict()
         self._world.enqueue("message", data)
         return data
+
+    async def send_other(self, kind: str, payload: Any) -> dict[str, Any]:
+        """Sends a message of another kind as a client does: ``send_other("sticker", {...})``,
+        ``("voice", {...})``, ``("venue", {...})``, ``("dice", {"emoji": "🎲", "value": 3})``…"""
+        return self._send({kind: payload})
+
+    async def edit(
+        self, message: dict[str, Any], *, text: str | None = None, caption: str | None = None
+    ) -> None:
+        """Edits one of this person's messages: Telegram sends the new state as an ``edited_message``."""
+        stored = self._chat.messages[int(message["message_id"])]
+        if text is not None:
+            stored.data["text"] = text
+        if caption is not None:
+            stored.data["caption"] = caption
+        stored.data["edit_date"] = int(stored.data["date"]) + 1
+        self._world.enqueue("edited_message", stored.to_dict())
 
     async def send_text(self, text: str) -> dict[str, Any]:
         """Sends a text; ``/commands`` get bot_command entities as Telegram sets them."""
@@ -90,9 +115,11 @@ class FakeUser:
         caption: str | None = None,
         *,
         file_size: int | None = None,
+        declared_size: int | bool | None = True,
     ) -> dict[str, Any]:
         """Sends a file as a document (bytes unchanged, no thumbnail). ``file_size`` fakes a bigger
-        declared size (say 25 MB for the getFile limit) without holding those bytes."""
+        size (say 25 MB for the getFile limit) without holding those bytes. Telegram's Document states
+        the size (``declared_size=True``), but may leave it out (None) or state another (an int)."""
         file = new_file(
             "document",
             data,
@@ -101,10 +128,21 @@ class FakeUser:
             mime_type=mime_type or guess_mime_type(file_name),
         )
         self._world.add_file(file)
-        content: dict[str, Any] = {"document": file.document()}
+        document = file.document()
+        if declared_size is None:
+            del document["file_size"]
+        elif not isinstance(declared_size, bool):
+            document["file_size"] = declared_size
+        content: dict[str, Any] = {"document": document}
         if caption:
             content["caption"] = caption
         return self._send(content)
+
+    async def send_venue(self, latitude: float, longitude: float, title: str, address: str) -> dict[str, Any]:
+        """Shares a place; Telegram sets the message's ``location`` too, as for a shared location."""
+        location = {"latitude": latitude, "longitude": longitude}
+        venue = {"location": location, "title": title, "address": address}
+        return self._send({"venue": venue, "location": location})
 
     async def send_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         return self._send({"location": {"latitude": latitude, "longitude": longitude}})

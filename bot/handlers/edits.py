@@ -1,0 +1,52 @@
+"""An edited message: the draft it made follows the edit, as people expect of a chat.
+
+Telegram sends an edit as an update of its own. Treating it as a new message made a second meal;
+instead, a typed meal's draft takes the edited foods, a photo's draft takes the edited caption as its
+name, and the card is updated in place. A saved meal is not changed behind the person's back (they
+change it from /history), and an edit of anything else gets a short note.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ParseMode
+
+from bot.handlers.cards import card_view, edit_message, send_card
+from bot.handlers.common import Context, sender
+from bot.handlers.text import typed_items
+
+SAVED = "That meal is saved already, so your edit didn't change it. Change it from /history."
+NOT_FOLLOWED = (
+    "I saw your edit, but I only follow edits of a meal that is still open. "
+    "Send it again as a new message if you want me to log it."
+)
+
+
+async def on_edit(update: Update, context: Context) -> None:
+    """An edited text or caption: update the draft it made, and its card."""
+    who = await sender(update, context)
+    if who is None:
+        return
+    message, person, svc = who.message, who.person, who.svc
+    meal = await svc.meals.from_message(person.id, message.message_id)
+    if meal is None:
+        await message.reply_text(NOT_FOLLOWED)
+        return
+    if meal.status != "draft":
+        await message.reply_text(SAVED)
+        return
+    if message.text is not None:
+        items = typed_items(message.text, svc.table)
+        if isinstance(items, str):
+            await message.reply_text(items, parse_mode=ParseMode.HTML)
+            return
+        updated = await svc.meals.replace_items(meal.id, person.id, items, meal.caption)
+    else:
+        updated = await svc.meals.set_caption(meal.id, person.id, message.caption)
+    if updated is None:
+        return
+    if updated.card_chat_id is None or updated.card_message_id is None:
+        await send_card(context, message.chat_id, updated, svc)
+        return
+    text, keyboard = card_view(updated, svc)
+    await edit_message(context, updated.card_chat_id, updated.card_message_id, text, keyboard)

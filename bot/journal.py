@@ -1,0 +1,240 @@
+"""Every update handled once, none lost: the Telegram half of the journal (`bot.store.updates`).
+
+* `JournalQueue` is the Application's update queue. PTB's poller and webhook handler put each update
+  there; it is recorded in the database first. The poller confirms updates to Telegram (the next
+  offset) only after every `put` returned, and the webhook answers 200 only then, so an update that
+  could not be recorded (the database down) is delivered again by Telegram. A duplicate is dropped.
+* `JournaledApplication.process_update` claims the update (a lease), handles it, then finishes it.
+  Errors reach `note_failure` (from the error handler) and decide the end: a failure that may pass
+  (Telegram 5xx, the network, the database) is tried again after a backoff, up to `MAX_ATTEMPTS`
+  tries; any other, or the last try, ends the update as failed with one apology to the person.
+* `sweep` (a JobQueue job) renews the leases of the updates in hand and takes over those nobody holds:
+  left by a process that died, or due for another try, oldest first.
+* A person's photos are handled one after the other in the order they were sent (`Lanes`), and past
+  `backlog` waiting photos a new one is turned away with a note (`on_backlog`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import os
+import socket
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from secrets import token_hex
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from telegram import Update
+from telegram.error import BadRequest, NetworkError, RetryAfter
+from telegram.ext import Application, CallbackContext
+
+from bot.lanes import Lanes
+from bot.store.updates import KEEP, UpdateStore
+
+_LOGGER = logging.getLogger(__name__)
+
+JOURNAL_KEY = "foodbot.journal"
+#: Tries of one update before it ends as failed (the first and the retries).
+MAX_ATTEMPTS = 5
+#: The first retry's wait; each further one doubles it.
+FIRST_BACKOFF = timedelta(seconds=2)
+#: Updates taken over in one sweep at most.
+SWEEP_BATCH = 200
+
+Clock = Callable[[], datetime]
+#: What the process calls a photo that comes past the person's backlog: a note, instead of handling.
+BacklogHandler = Callable[[Update, CallbackContext[Any, Any, Any, Any]], Awaitable[None]]
+
+_FAILURES: contextvars.ContextVar[list[BaseException] | None] = contextvars.ContextVar(
+    "foodbot_update_failures", default=None
+)
+
+
+def process_name() -> str:
+    """This process's name in the journal: host, pid and a random part (a restart is a new owner)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{token_hex(4)}"
+
+
+def may_pass(error: BaseException) -> bool:
+    """Whether trying the whole update again later can help: Telegram, the network or the database
+    were away for a moment. A 400 (the request itself is wrong) cannot, nor can a bug."""
+    if isinstance(error, BadRequest):
+        return False
+    if isinstance(error, NetworkError | RetryAfter | ConnectionError | TimeoutError | OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def note_failure(error: BaseException) -> None:
+    """Tell the journal that the update being handled failed (called from the error handler)."""
+    failures = _FAILURES.get()
+    if failures is not None:
+        failures.append(error)
+
+
+def sender_of(update: Update) -> int | None:
+    """The person an update is from (None for channel posts and the like)."""
+    user = update.effective_user
+    return user.id if user is not None else None
+
+
+def is_photo(update: Update) -> bool:
+    """A photo, or a file that may be one: these wait in the person's lane for the model."""
+    message = update.message
+    return message is not None and (bool(message.photo) or message.document is not None)
+
+
+@dataclass
+class Journal:
+    """One process's side of the journal: what it has queued and holds, and how it ends each update."""
+
+    store: UpdateStore
+    clock: Clock
+    lease: timedelta
+    owner: str = field(default_factory=process_name)
+    lanes: Lanes = field(default_factory=lambda: Lanes(backlog=50))
+    apologize: Callable[[Update], Awaitable[None]] | None = None
+    #: Updates put on this process's queue and not yet claimed, and those being handled here.
+    queued: set[int] = field(default_factory=set)
+    in_hand: set[int] = field(default_factory=set)
+    _last_prune: datetime | None = None
+
+    async def accept(self, update: Update) -> bool:
+        """Record a received update; False for one recorded before (delivered twice)."""
+        payload = update.to_dict()
+        try:
+            fresh = await self.store.record([(update.update_id, sender_of(update), payload)], self.clock())
+        except Exception as exc:
+            # Raised as a NetworkError, so PTB's poller backs off and asks again (the offset is not
+            # moved on) and the webhook answers 500, so Telegram delivers the update again.
+            _LOGGER.error("could not record update %s: %s", update.update_id, exc)
+            raise NetworkError(f"could not record update {update.update_id}: {exc}") from exc
+        if update.update_id not in fresh:
+            _LOGGER.info("update %s was delivered again; handled once", update.update_id)
+            return False
+        self.queued.add(update.update_id)
+        return True
+
+    async def begin(self, update_id: int) -> int | None:
+        """Claim the update for this process: which try this is, or None when it is finished or
+        held elsewhere."""
+        self.queued.discard(update_id)
+        attempts = await self.store.claim(update_id, self.owner, self.clock(), self.lease)
+        if attempts is not None:
+            self.in_hand.add(update_id)
+        return attempts
+
+    async def end(self, update: Update, failures: list[BaseException], attempts: int) -> None:
+        """Finish the update, or schedule another try, or end it as failed with an apology."""
+        update_id = update.update_id
+        now = self.clock()
+        try:
+            if not failures:
+                await self.store.finish(update_id, self.owner, now)
+                return
+            error = failures[0]
+            text = "".join(traceback.format_exception(error))[-4000:]
+            tries = attempts
+            if all(may_pass(e) for e in failures) and tries < MAX_ATTEMPTS:
+                wait = FIRST_BACKOFF * 2 ** max(0, tries - 1)
+                _LOGGER.warning("update %s failed (%s); try %d in %s", update_id, error, tries + 1, wait)
+                await self.store.retry_later(update_id, self.owner, now + wait, text)
+                return
+            _LOGGER.error("update %s failed for good after %d tries: %s", update_id, tries, error)
+            await self.store.fail(update_id, self.owner, now, text)
+            if self.apologize is not None:
+                await self.apologize(update)
+        except Exception:  # the database may be the thing that is down: the lease runs out, and a retry
+            _LOGGER.exception("could not end update %s in the journal", update_id)
+        finally:
+            self.in_hand.discard(update_id)
+
+    async def sweep(self, requeue: Callable[[Update], Awaitable[None]], bot: Any) -> int:
+        """Renew this process's leases, then requeue the updates nobody holds; returns how many."""
+        now = self.clock()
+        await self.store.renew(self.in_hand, self.owner, now + self.lease)
+        due = await self.store.due(now, SWEEP_BATCH, skip=self.queued | self.in_hand)
+        for pending in due:
+            update = Update.de_json(pending.payload, bot)
+            if update is None:
+                continue
+            self.queued.add(pending.update_id)
+            _LOGGER.info("taking over update %s (try %d)", pending.update_id, pending.attempts + 1)
+            await requeue(update)
+        if self._last_prune is None or now - self._last_prune > timedelta(hours=1):
+            self._last_prune = now
+            await self.store.prune(now - KEEP)
+        return len(due)
+
+
+class JournalQueue(asyncio.Queue[object]):
+    """The Application's update queue: updates are recorded before they are queued (see module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.journal: Journal | None = None
+
+    async def put(self, item: object) -> None:
+        """Record, then queue; a duplicate is dropped. Raises NetworkError when it cannot record."""
+        if self.journal is not None and isinstance(item, Update) and not await self.journal.accept(item):
+            return
+        await super().put(item)
+
+    async def requeue(self, item: Update) -> None:
+        """Queue an update already recorded (taken over by the sweep)."""
+        await super().put(item)
+
+
+class JournaledApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """PTB's Application, with each update claimed from the journal, handled, then finished."""
+
+    backlog_handler: BacklogHandler | None = None
+
+    async def process_update(self, update: object) -> None:
+        journal: Journal | None = self.bot_data.get(JOURNAL_KEY)
+        if journal is None or not isinstance(update, Update):
+            await super().process_update(update)
+            return
+        user_id = sender_of(update)
+        if user_id is None or not is_photo(update):
+            await self._handle(journal, update, self._dispatch)
+        elif journal.lanes.full(user_id) and self.backlog_handler is not None:
+            await self._handle(journal, update, self._turn_away)
+        else:
+            # Entered before anything else awaits, so a person's photos keep the order they were sent in.
+            async with journal.lanes.turn(user_id):
+                await self._handle(journal, update, self._dispatch)
+
+    async def _dispatch(self, update: Update) -> None:
+        await super().process_update(update)
+
+    async def _turn_away(self, update: Update) -> None:
+        assert self.backlog_handler is not None
+        await self.backlog_handler(update, self.context_types.context.from_update(update, self))
+
+    async def _handle(
+        self, journal: Journal, update: Update, handle: Callable[[Update], Awaitable[None]]
+    ) -> None:
+        """Claim, handle, end: the errors the handlers raised (`note_failure`) decide the end."""
+        try:
+            attempts = await journal.begin(update.update_id)
+        except Exception as exc:  # the database is away: the update stays recorded, the sweep retries
+            _LOGGER.warning("could not claim update %s (%s); it is retried later", update.update_id, exc)
+            journal.queued.discard(update.update_id)
+            return
+        if attempts is None:  # finished already, or another process has it
+            return
+        failures: list[BaseException] = []
+        token = _FAILURES.set(failures)
+        try:
+            await handle(update)
+        except Exception as exc:  # raised outside any handler (building the context, say)
+            failures.append(exc)
+        finally:
+            _FAILURES.reset(token)
+        await journal.end(update, failures, attempts)

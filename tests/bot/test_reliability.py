@@ -1,0 +1,354 @@
+"""Nothing leaked, nothing doubled, nothing lost: groups, redelivered updates, double taps, edits,
+Telegram's 5xx and 400s, a slow model, odd messages — through the loopback Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+import bot.handlers.photos
+import bot.journal
+from bot.handlers.access import PRIVATE_ONLY
+from bot.handlers.edits import NOT_FOLLOWED, SAVED
+from bot.handlers.other import VENUE
+from bot.handlers.photos import BACKLOG, TAKING_LONG, TOO_BIG
+from bot.handlers.presses import ALREADY_DONE
+from bot.keyboards import forget_keyboard
+from model.recognition import Recognition
+from tests.bot.conftest import App, StartBot, press, services_of
+from tests.conftest import photo
+from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
+
+SORRY = "Sorry, something went wrong on my side. Please try again."
+
+
+async def _rows(app: App, sql: str, **params: Any) -> list[Any]:
+    async with app.bot_data["engine"].connect() as connection:
+        return list((await connection.execute(text(sql), params)).all())
+
+
+async def meals_of(app: App, user_id: int) -> list[Any]:
+    """The person's meals (drafts and saved) as (id, status) rows."""
+    return await _rows(app, "SELECT id, status FROM meals WHERE user_id = :u ORDER BY id", u=user_id)
+
+
+async def _card(tg: FakeTelegram, user: FakeUser, name: str = "coffee.png") -> FakeMessage:
+    await user.send_photo(photo(name))
+    return await tg.next_bot_message(user.chat_id, timeout=30)
+
+
+async def _settled(tg: FakeTelegram, seconds: float = 1.0) -> None:
+    """Give the bot time to do anything more it would do (to check that it does not)."""
+    await asyncio.sleep(seconds)
+
+
+# --- leaks: groups -----------------------------------------------------------------------------------------
+
+
+async def test_in_a_group_the_bot_points_to_the_private_chat_and_keeps_the_persons_chat(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    cleo = tg.user(2001, "Cleo")
+    await cleo.send_text("/start")
+    await tg.next_bot_message(cleo.chat_id)
+    group = tg.group(-100_777, "Lunch club")
+    await cleo.in_group(group).send_photo(photo("coffee.png"))
+    reply = await tg.next_bot_message(group.id, timeout=30)
+    assert reply.text == PRIVATE_ONLY
+    await cleo.in_group(group).send_text("/today")
+    assert (await tg.next_bot_message(group.id)).text == PRIVATE_ONLY
+    person = await services_of(app).people.get_user(cleo.id)
+    assert person is not None and person.chat_id == cleo.chat_id, "the summary still goes to the private chat"
+    assert await meals_of(app, cleo.id) == [], "nothing logged from the group"
+
+
+async def test_a_button_in_a_group_does_nothing_for_whoever_presses_it(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    dan = tg.user(2002, "Dan")
+    await dan.send_text("2 eggs")
+    card = await tg.next_bot_message(dan.chat_id)
+    await press(tg, dan, card, "Save")
+    group = tg.group(-100_778, "Flat")
+    # A /forget question left in the group (by an older version of the bot).
+    async with tg.bot() as bot:
+        await bot.send_message(group.id, "Delete everything?", reply_markup=forget_keyboard())
+    question = tg.bot_messages(group.id)[-1]
+    answer = await press(tg, dan.in_group(group), question, "Yes")
+    assert answer["text"] == PRIVATE_ONLY
+    await _settled(tg)
+    assert [row[1] for row in await meals_of(app, dan.id)] == ["saved"], "Dan's data untouched"
+    assert tg.message(group.id, question.message_id).text == "Delete everything?"
+
+
+async def test_added_to_a_group_the_bot_says_where_it_works_and_leaves(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    eve = tg.user(2003, "Eve")
+    group = tg.group(-100_779, "Team")
+    tg.add_bot_to(group, by=eve)
+    note = await tg.next_bot_message(group.id)
+    assert note.text == PRIVATE_ONLY
+    await tg.wait_for(lambda: group.left)
+
+
+# --- nothing doubled ---------------------------------------------------------------------------------------
+
+
+async def test_a_photo_delivered_twice_makes_one_meal_and_one_card(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await _card(tg, ann)
+    tg.redeliver(tg.last_update("message"))
+    await ann.send_text("/help")  # something after it, so we know the redelivery was taken
+    await tg.next_bot_message(ann.chat_id)
+    await _settled(tg)
+    cards = [m for m in tg.bot_messages(ann.chat_id) if m.text and "Total" in m.text]
+    assert len(cards) == 1
+    assert len(await meals_of(app, ann.id)) == 1
+
+
+async def test_a_double_tap_on_two_times_doubles_once(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("100 g rice")
+    card = await tg.next_bot_message(ann.chat_id)
+    await press(tg, ann, card, card.buttons[0][0][0])
+    options = await tg.wait_for_edit(card)
+    double = options.button("2×")
+    first = await ann.press(options, double)
+    second = await ann.press(options, double, check=False)  # the same data, before the edit arrives
+    answers = [await tg.wait_for_answer(first), await tg.wait_for_answer(second)]
+    assert sum(a.get("text") == ALREADY_DONE for a in answers) == 1
+    (meal,) = await meals_of(app, ann.id)
+    shown = await services_of(app).meals.get_meal(meal[0], ann.id)
+    assert shown is not None and [i.grams for i in shown.items] == [200.0]
+
+
+async def test_editing_a_typed_meal_updates_its_card_not_a_second_meal(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    sent = await ann.send_text("200 g rice")
+    card = await tg.next_bot_message(ann.chat_id)
+    assert card.text is not None and "200 g" in card.text
+    await ann.edit(sent, text="300 g rice")
+    edited = await tg.wait_for_edit(card)
+    assert edited.text is not None and "300 g" in edited.text
+    assert len(await meals_of(app, ann.id)) == 1
+    await press(tg, ann, edited, "Save")
+    await ann.edit(sent, text="400 g rice")
+    assert (await tg.next_bot_message(ann.chat_id)).text == SAVED
+
+
+async def test_editing_a_photo_caption_renames_its_meal(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    sent = await ann.send_photo(photo("coffee.png"), caption="Breakfast")
+    card = await tg.next_bot_message(ann.chat_id, timeout=30)
+    await ann.edit(sent, caption="Second breakfast")
+    edited = await tg.wait_for_edit(card)
+    assert edited.text is not None and "Second breakfast" in edited.text
+    assert len(await meals_of(app, ann.id)) == 1
+    other = await ann.send_text("/help")
+    await tg.next_bot_message(ann.chat_id)
+    await ann.edit(other, text="/today")
+    assert (await tg.next_bot_message(ann.chat_id)).text == NOT_FOLLOWED
+
+
+# --- nothing lost: Telegram's errors ----------------------------------------------------------------------
+
+
+async def test_a_failing_typing_indicator_changes_nothing(tg: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    tg.fail_next("sendChatAction", status=502, count=10)
+    card = await _card(tg, ann)
+    assert card.text is not None and "Total" in card.text
+
+
+async def test_a_5xx_on_the_card_is_retried_into_one_card(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot(update_lease_seconds=1)
+    ann = tg.user(1001, "Ann")
+    tg.fail_next("sendMessage", status=500)
+    card = await _card(tg, ann)
+    assert card.text is not None and "Total" in card.text
+    await _settled(tg, 2)
+    assert len([m for m in tg.bot_messages(ann.chat_id) if m.text and "Total" in m.text]) == 1
+    meals = await meals_of(app, ann.id)
+    assert len(meals) == 1, "no orphan draft"
+    shown = await services_of(app).meals.get_meal(meals[0][0], ann.id)
+    assert shown is not None and shown.card_message_id == card.message_id
+
+
+async def test_a_400_ends_in_one_apology_not_silence(tg: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    tg.fail_next("sendMessage", status=400, description="Bad Request: something unexpected")
+    await ann.send_text("2 eggs")
+    reply = await tg.next_bot_message(ann.chat_id)
+    assert reply.text == SORRY
+    await _settled(tg)
+    assert [m.text for m in tg.bot_messages(ann.chat_id)] == [SORRY], "one apology"
+
+
+async def test_a_failure_in_every_handler_gives_one_apology_and_a_report_to_the_admin(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = tg.user(9000, "Admin")
+    app = await start_bot(admin_chat_id=admin.chat_id)
+    people = services_of(app).people
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the disk fell off")
+
+    monkeypatch.setattr(people, "ensure_user", broken)
+    monkeypatch.setattr(people, "unblock", broken)  # the second handler group fails too
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("2 eggs")
+    assert (await tg.next_bot_message(ann.chat_id)).text == SORRY
+    report = await tg.next_bot_message(admin.chat_id)
+    assert report.text is not None and "RuntimeError" in report.text and "the disk fell off" in report.text
+    await ann.send_text("3 eggs")
+    assert (await tg.next_bot_message(ann.chat_id)).text == SORRY
+    await _settled(tg)
+    assert [m.text for m in tg.bot_messages(ann.chat_id)] == [SORRY, SORRY], "one apology per update"
+    assert len(tg.bot_messages(admin.chat_id)) == 1, "one report per kind of error"
+
+
+async def test_a_database_that_is_away_is_waited_for_then_the_update_answered(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    monkeypatch.setattr(bot.journal, "FIRST_BACKOFF", bot.journal.FIRST_BACKOFF / 20)
+    app = await start_bot(update_lease_seconds=1)
+    meals = services_of(app).meals
+    real = meals.start_draft
+    failures = iter(range(2))
+
+    async def flaky(*args: Any, **kwargs: Any) -> Any:
+        if next(failures, None) is not None:
+            raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(meals, "start_draft", flaky)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(ann.chat_id, timeout=15)
+    assert card.text is not None and "Egg" in card.text, "answered once the database was back"
+    await _settled(tg)
+    assert [m.message_id for m in tg.bot_messages(ann.chat_id)] == [card.message_id], "no apology"
+
+
+async def test_a_document_over_20_mb_without_a_stated_size_is_refused_kindly(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_document(photo("coffee.png"), "big.png", file_size=21 * 2**20, declared_size=None)
+    assert (await tg.next_bot_message(ann.chat_id)).text == TOO_BIG
+
+
+# --- a slow model -----------------------------------------------------------------------------------------
+
+
+async def test_a_slow_answer_turns_the_waiting_note_into_the_card(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.handlers.photos, "SLOW_NOTE_AFTER_S", 0.2)
+    app = await start_bot()
+    queue = services_of(app).queue
+    real = queue.recognize
+
+    async def slow(data: bytes) -> Recognition:
+        await asyncio.sleep(1.5)
+        return await real(data)
+
+    monkeypatch.setattr(queue, "recognize", slow)
+    ann = tg.user(1001, "Ann")
+    await ann.send_photo(photo("coffee.png"))
+    note = await tg.next_bot_message(ann.chat_id, timeout=30)
+    assert note.text == TAKING_LONG
+    card = await tg.wait_for_edit(note, timeout=30)
+    assert card.text is not None and "Total" in card.text and card.button("Save")
+    assert len(tg.bot_messages(ann.chat_id)) == 1
+
+
+async def test_photos_past_the_backlog_get_one_note_and_the_rest_come_in_order(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await start_bot(photo_backlog=2)
+    queue = services_of(app).queue
+    real = queue.recognize
+    release = asyncio.Event()
+
+    async def held(data: bytes) -> Recognition:
+        await release.wait()
+        return await real(data)
+
+    monkeypatch.setattr(queue, "recognize", held)
+    ann = tg.user(1001, "Ann")
+    for name in ("coffee.png", "orange.jpg", "apple.jpg", "fruits.jpg"):
+        await ann.send_photo(photo(name))
+    note = await tg.next_bot_message(ann.chat_id, timeout=30)
+    assert note.text == BACKLOG.format(waiting=2)
+    release.set()
+    first = await tg.next_bot_message(ann.chat_id, timeout=30)
+    second = await tg.next_bot_message(ann.chat_id, timeout=30)
+    assert first.text is not None and "Espresso" in first.text, "the first photo's card first"
+    assert second.text is not None and "Orange" in second.text
+    await _settled(tg)
+    assert len(tg.bot_messages(ann.chat_id)) == 3
+
+
+# --- messages the bot cannot log --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "named"),
+    [
+        (
+            "sticker",
+            {
+                "file_id": "CAACAgI",
+                "file_unique_id": "AgAD",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+            "A sticker",
+        ),
+        ("voice", {"file_id": "AwACAgI", "file_unique_id": "AgAE", "duration": 3}, "A voice message"),
+        ("dice", {"emoji": "🎲", "value": 4}, "A dice roll"),
+        ("contact", {"phone_number": "+4712345678", "first_name": "Bo"}, "A contact"),
+    ],
+)
+async def test_every_message_gets_an_answer(
+    tg: FakeTelegram, start_bot: StartBot, kind: str, payload: dict[str, Any], named: str
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_other(kind, payload)
+    reply = await tg.next_bot_message(ann.chat_id)
+    assert reply.text is not None and reply.text.startswith(named) and "/help" in reply.text
+
+
+async def test_a_shared_venue_does_not_set_the_timezone(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_venue(35.68, 139.76, "Sushi place", "Tokyo")
+    assert (await tg.next_bot_message(ann.chat_id)).text == VENUE
+    person = await services_of(app).people.get_user(ann.id)
+    assert person is None or person.timezone == "UTC"

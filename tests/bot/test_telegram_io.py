@@ -1,0 +1,55 @@
+"""What is retried, and what is paced, when the bot talks to the Bot API (the loopback server)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from telegram.error import NetworkError
+from telegram.ext import ExtBot
+
+from bot.telegram_io import MessageBudget, RetryingRequest, message_budget
+from tests.telegram_fake import FakeTelegram
+
+
+async def _no_wait(_seconds: float) -> None:
+    return None
+
+
+def _bot(tg: FakeTelegram, limiter: MessageBudget | None = None) -> ExtBot[int]:
+    return ExtBot(
+        tg.token,
+        base_url=tg.bot_api_url,
+        base_file_url=tg.file_api_url,
+        request=RetryingRequest(sleep=_no_wait),
+        rate_limiter=limiter,
+    )
+
+
+async def test_an_edit_that_meets_5xx_is_retried_a_send_is_not(tg: FakeTelegram) -> None:
+    ann = tg.user(1001, "Ann")
+    async with _bot(tg) as bot:
+        sent = await bot.send_message(ann.chat_id, "one")
+        tg.fail_next("editMessageText", status=502, count=2)
+        await bot.edit_message_text("two", chat_id=ann.chat_id, message_id=sent.message_id)
+        assert tg.message(ann.chat_id, sent.message_id).text == "two"
+        tg.fail_next("sendMessage", status=500)
+        with pytest.raises(NetworkError):
+            await bot.send_message(ann.chat_id, "three")
+    assert [m.text for m in tg.bot_messages(ann.chat_id)] == ["two"], (
+        "a send that failed is not repeated here"
+    )
+
+
+async def test_typing_is_not_charged_against_the_messages_a_second(tg: FakeTelegram) -> None:
+    ann = tg.user(1001, "Ann")
+    async with _bot(tg, message_budget(2)) as bot:
+        started = time.monotonic()
+        await asyncio.gather(*(bot.send_chat_action(ann.chat_id, "typing") for _ in range(10)))
+        typing_took = time.monotonic() - started
+        started = time.monotonic()
+        await asyncio.gather(*(bot.send_message(ann.chat_id, f"m{n}") for n in range(4)))
+        sends_took = time.monotonic() - started
+    assert sends_took >= 1.0, "4 messages at 2 a second are paced"
+    assert typing_took < sends_took / 2, "10 chat actions went straight through"
