@@ -105,7 +105,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .request(RetryingRequest())
-        .rate_limiter(message_budget(settings.telegram_rate_limit))
+        .rate_limiter(message_budget(settings.telegram_rate_limit, paid=settings.telegram_paid_broadcast))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

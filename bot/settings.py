@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
     telegram_rate_limit: float = Field(default=30.0, gt=0, le=1000)
+    telegram_paid_broadcast: bool = False
     database_url: str = "sqlite+aiosqlite:///./data/foodbot.db"
     data_dir: Path = Path("./data")
     model_dir: Path | None = None

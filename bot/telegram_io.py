@@ -6,7 +6,8 @@
   repeated here; the journal retries the whole update instead (`bot.journal`), and the handlers make
   that safe (one meal per message, versioned buttons).
 * `message_budget` paces sends and edits — the messages Telegram counts against a bot's 30 a second
-  — and nothing else: chat actions go past it, so "typing…" never costs a card its place.
+  — and nothing else: chat actions go past it, so "typing…" never costs a card its place. With paid
+  broadcasts on, sends may go faster (up to 1,000 a second) and the model becomes the limit.
 * `show_typing` shows "typing…" in the background and forgets it: it cannot fail or slow an answer,
   and under load (photos waiting for the model) it is skipped.
 """
@@ -48,6 +49,8 @@ IDEMPOTENT = frozenset(
 )
 #: Methods that are no message: not paced with the sends and edits.
 UNMETERED = frozenset({"sendChatAction", "leaveChat"})
+#: Sends that may be paid broadcasts (Telegram has no paid edits).
+PAYABLE = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 #: Tries after the first, and the first wait (doubling each time).
 RETRIES = 3
 BACKOFF_S = 0.25
@@ -105,7 +108,15 @@ class RetryingRequest(HTTPXRequest):
 
 
 class MessageBudget(AIORateLimiter):
-    """PTB's limiter for sends and edits; chat actions and other non-messages go straight through."""
+    """PTB's limiter for sends and edits; chat actions and other non-messages go straight through.
+
+    With `paid`, sends go out as paid broadcasts (`allow_paid_broadcast`: up to 1,000 a second, paid
+    in Telegram Stars, paced by PTB's own limiter for them); edits stay within the free budget.
+    """
+
+    def __init__(self, *args: Any, paid: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._paid = paid
 
     async def process_request(
         self,
@@ -118,10 +129,12 @@ class MessageBudget(AIORateLimiter):
     ) -> bool | JSONDict | list[JSONDict]:
         if endpoint in UNMETERED:
             return await callback(*args, **kwargs)
+        if self._paid and endpoint in PAYABLE:
+            data["allow_paid_broadcast"] = True  # `data` is the request's own parameters
         return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
 
 
-def message_budget(messages_per_second: float) -> MessageBudget:
+def message_budget(messages_per_second: float, *, paid: bool = False) -> MessageBudget:
     """Sends and edits paced evenly at just under `messages_per_second`.
 
     PTB's default (30 per 1 s) lets a burst of 30 through at once and then 30 a second, so a window of
@@ -132,7 +145,10 @@ def message_budget(messages_per_second: float) -> MessageBudget:
     burst = max(1, math.floor(messages_per_second * 0.02))
     pace = messages_per_second * 0.97
     return MessageBudget(
-        overall_max_rate=burst, overall_time_period=burst / pace, max_retries=RATE_LIMITER_RETRIES
+        overall_max_rate=burst,
+        overall_time_period=burst / pace,
+        max_retries=RATE_LIMITER_RETRIES,
+        paid=paid,
     )
 
 

@@ -53,3 +53,22 @@ async def test_typing_is_not_charged_against_the_messages_a_second(tg: FakeTeleg
         sends_took = time.monotonic() - started
     assert sends_took >= 1.0, "4 messages at 2 a second are paced"
     assert typing_took < sends_took / 2, "10 chat actions went straight through"
+
+
+async def test_paid_broadcasts_send_past_the_free_limit_and_edits_stay_within_it(tg: FakeTelegram) -> None:
+    ann = tg.user(1001, "Ann")
+    tg.rate_limit(overall_per_second=30)
+    async with _bot(tg, message_budget(30, paid=True)) as bot:
+        started = time.monotonic()
+        sent = await asyncio.gather(*(bot.send_message(ann.chat_id, f"card {n}") for n in range(90)))
+        sends_took = time.monotonic() - started
+        started = time.monotonic()
+        await asyncio.gather(
+            *(bot.edit_message_text("saved", chat_id=ann.chat_id, message_id=m.message_id) for m in sent[:45])
+        )
+        edits_took = time.monotonic() - started
+    assert all(call.get("allow_paid_broadcast") is True for call in tg.calls_to("sendMessage"))
+    assert not any("allow_paid_broadcast" in call for call in tg.calls_to("editMessageText"))
+    assert tg.stats.served_429 == 0
+    assert sends_took < 2.0, "90 paid sends are not held to 30 a second"
+    assert edits_took >= 1.0, "45 edits are"

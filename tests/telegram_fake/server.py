@@ -82,6 +82,8 @@ TEXT_FIELDS = frozenset(
         "sticker",
     }
 )
+#: Telegram's limit on paid broadcasts (sends with allow_paid_broadcast), per second.
+PAID_BROADCAST_PER_SECOND = 1000
 RATE_LIMITED_METHODS = frozenset(
     {
         "sendMessage",
@@ -135,6 +137,7 @@ class FakeTelegram:
         self._per_chat_limit: float | None = None
         self._overall_limit: float | None = None
         self._recent_overall: deque[float] = deque()
+        self._recent_paid: deque[float] = deque()
         self._recent_per_chat: dict[Any, deque[float]] = {}
         self._seen_edits: dict[tuple[int, int], int] = {}
         self._latency = 0.0
@@ -501,8 +504,13 @@ class FakeTelegram:
         if method not in RATE_LIMITED_METHODS:
             return None
         windows: list[tuple[deque[float], float]] = []
+        paid = params.get("allow_paid_broadcast") in (True, "true", "True")
         if self._overall_limit is not None:
-            windows.append((self._recent_overall, self._overall_limit))
+            # A paid broadcast is counted apart, against Telegram's 1,000 a second for them.
+            if paid:
+                windows.append((self._recent_paid, PAID_BROADCAST_PER_SECOND))
+            else:
+                windows.append((self._recent_overall, self._overall_limit))
         if self._per_chat_limit is not None:
             windows.append(
                 (self._recent_per_chat.setdefault(params.get("chat_id"), deque()), self._per_chat_limit)
