@@ -60,7 +60,9 @@ async def on_text_or_prompt(update: Update, context: Context) -> None:
 
 
 async def on_any_update(update: Update, context: Context) -> None:
-    """Whatever a person sends means they have not blocked the bot (any more): summaries resume."""
+    """Whatever a person sends means they have not blocked the bot (any more): summaries resume.
+
+    Only a message or a press counts: a `my_chat_member` update may be the very news of a block."""
     user = update.effective_user
-    if user is not None:
+    if user is not None and (update.effective_message is not None or update.callback_query is not None):
         await services(context).people.unblock(user.id)

@@ -4,19 +4,26 @@ Telegram's 5xx and 400s, a slow model, odd messages — through the loopback Bot
 from __future__ import annotations
 
 import asyncio
+import socket
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 import bot.handlers.photos
 import bot.journal
+from bot.db.engine import make_engine, make_sessionmaker
 from bot.handlers.access import PRIVATE_ONLY
 from bot.handlers.edits import NOT_FOLLOWED, SAVED
 from bot.handlers.other import VENUE
 from bot.handlers.photos import BACKLOG, TAKING_LONG, TOO_BIG
 from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import forget_keyboard
+from bot.migrate import upgrade_database
+from bot.store.updates import UpdateStore
 from model.recognition import Recognition
 from tests.bot.conftest import App, StartBot, press, services_of
 from tests.conftest import photo
@@ -228,8 +235,6 @@ async def test_a_failure_in_every_handler_gives_one_apology_and_a_report_to_the_
 async def test_a_database_that_is_away_is_waited_for_then_the_update_answered(
     tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import OperationalError
-
     monkeypatch.setattr(bot.journal, "FIRST_BACKOFF", bot.journal.FIRST_BACKOFF / 20)
     app = await start_bot(update_lease_seconds=1)
     meals = services_of(app).meals
@@ -352,3 +357,89 @@ async def test_a_shared_venue_does_not_set_the_timezone(tg: FakeTelegram, start_
     assert (await tg.next_bot_message(ann.chat_id)).text == VENUE
     person = await services_of(app).people.get_user(ann.id)
     assert person is None or person.timezone == "UTC"
+
+
+# --- several replicas -------------------------------------------------------------------------------------
+
+
+async def test_an_update_a_dead_replica_held_is_finished_by_another(
+    tg: FakeTelegram, start_bot: StartBot, postgres_database: str
+) -> None:
+    ann = tg.user(1001, "Ann")
+    text_message = {
+        "message_id": 77,
+        "from": ann.as_json,
+        "chat": {"id": ann.chat_id, "type": "private", "first_name": "Ann"},
+        "date": int(datetime.now(UTC).timestamp()),
+        "text": "2 eggs",
+    }
+    update_id = 900_000_000 + ann.id
+    await asyncio.to_thread(upgrade_database, postgres_database)
+    engine = make_engine(postgres_database)
+    try:
+        journal = UpdateStore(make_sessionmaker(engine))
+        now = datetime.now(UTC)
+        await journal.record([(update_id, ann.id, {"update_id": update_id, "message": text_message})], now)
+        assert await journal.claim(update_id, "replica-a", now, timedelta(seconds=2)) == 1  # then it died
+        await start_bot(postgres_database, update_lease_seconds=1)
+        card = await tg.next_bot_message(ann.chat_id, timeout=30)
+        assert card.text is not None and "Egg" in card.text
+        for _ in range(50):  # the state is written just after the card is sent
+            if await journal.state_of(update_id) == "done":
+                break
+            await asyncio.sleep(0.1)
+        assert await journal.state_of(update_id) == "done"
+    finally:
+        await engine.dispose()
+
+
+async def test_a_webhook_post_is_answered_200_only_once_the_update_is_recorded(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await start_bot()
+    await app.updater.stop()  # this test plays Telegram posting to the webhook instead
+    port = _free_port()
+    await app.updater.start_webhook(
+        listen="127.0.0.1",
+        port=port,
+        url_path="hook",
+        webhook_url="https://bot.example.test/hook",
+        secret_token="s3cret",
+        drop_pending_updates=False,
+    )
+    journal = app.bot_data[bot.journal.JOURNAL_KEY].store
+    real = journal.record
+
+    async def down(*args: Any, **kwargs: Any) -> set[int]:
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
+
+    ann = tg.user(1001, "Ann")
+    update = {
+        "update_id": 123_456,
+        "message": {
+            "message_id": 5,
+            "from": ann.as_json,
+            "chat": {"id": ann.chat_id, "type": "private", "first_name": "Ann"},
+            "date": int(datetime.now(UTC).timestamp()),
+            "text": "2 eggs",
+        },
+    }
+    headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    async with aiohttp.ClientSession() as http:
+        monkeypatch.setattr(journal, "record", down)
+        async with http.post(f"http://127.0.0.1:{port}/hook", json=update, headers=headers) as reply:
+            assert reply.status == 500, "not recorded: Telegram must deliver it again"
+        monkeypatch.setattr(journal, "record", real)
+        for _ in range(2):  # Telegram's retry, and one more it makes after a lost 200
+            async with http.post(f"http://127.0.0.1:{port}/hook", json=update, headers=headers) as reply:
+                assert reply.status == 200
+    card = await tg.next_bot_message(ann.chat_id, timeout=30)
+    assert card.text is not None and "Egg" in card.text
+    await _settled(tg)
+    assert len(tg.bot_messages(ann.chat_id)) == 1, "handled once"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
