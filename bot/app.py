@@ -86,7 +86,7 @@ REPORTER_KEY = "foodbot.error_reporter"
 #: and a waiting update costs little; a low cap would make a button press wait behind a burst of photos.
 CONCURRENT_UPDATES = 4096
 #: Photos downloaded and recognized at once, over all people (the in-process queue holds 64 at most).
-RECOGNITION_SLOTS = 32
+RECOGNITION_SLOTS = 60
 SETTINGS_PATTERN = pattern({Action.SETTINGS, Action.SUMMARY_HOUR, Action.SUMMARY_TIME})
 MEAL_PATTERN = pattern({Action.REOPEN, Action.WHEN, Action.MOVE, Action.TYPE_TIME})
 FORGET_PATTERN = pattern({Action.FORGET_YES, Action.FORGET_NO})

@@ -55,6 +55,16 @@ _FAILURES: contextvars.ContextVar[list[BaseException] | None] = contextvars.Cont
 )
 
 
+_TRY: contextvars.ContextVar[int | None] = contextvars.ContextVar("foodbot_update_try", default=None)
+
+
+def tried_before() -> bool:
+    """Whether the update being handled may have been handled (in part) before: not its first try, or
+    handled outside the journal. A handler checks for what an earlier try left only then."""
+    attempt = _TRY.get()
+    return attempt is None or attempt > 1
+
+
 def process_name() -> str:
     """This process's name in the journal: host, pid and a random part (a restart is a new owner)."""
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{token_hex(4)}"
@@ -99,16 +109,21 @@ class Journal:
     owner: str = field(default_factory=process_name)
     lanes: Lanes = field(default_factory=lambda: Lanes(backlog=50))
     apologize: Callable[[Update], Awaitable[None]] | None = None
-    #: Updates put on this process's queue and not yet claimed, and those being handled here.
+    #: Updates put on this process's queue and not yet started; those of them recorded here, which
+    #: this process holds from the start (no claim needed); and those being handled here.
     queued: set[int] = field(default_factory=set)
+    recorded_here: set[int] = field(default_factory=set)
     in_hand: set[int] = field(default_factory=set)
     _last_prune: datetime | None = None
 
     async def accept(self, update: Update) -> bool:
-        """Record a received update; False for one recorded before (delivered twice)."""
+        """Record a received update, held by this process from the start (its first try); False for one
+        recorded before (delivered twice)."""
         payload = update.to_dict()
         try:
-            fresh = await self.store.record([(update.update_id, sender_of(update), payload)], self.clock())
+            fresh = await self.store.record(
+                [(update.update_id, sender_of(update), payload)], self.clock(), self.owner, self.lease
+            )
         except Exception as exc:
             # Raised as a NetworkError, so PTB's poller backs off and asks again (the offset is not
             # moved on) and the webhook answers 500, so Telegram delivers the update again.
@@ -118,12 +133,17 @@ class Journal:
             _LOGGER.info("update %s was delivered again; handled once", update.update_id)
             return False
         self.queued.add(update.update_id)
+        self.recorded_here.add(update.update_id)
         return True
 
     async def begin(self, update_id: int) -> int | None:
         """Claim the update for this process: which try this is, or None when it is finished or
         held elsewhere."""
         self.queued.discard(update_id)
+        if update_id in self.recorded_here:  # recorded as held by this process: its first try
+            self.recorded_here.discard(update_id)
+            self.in_hand.add(update_id)
+            return 1
         attempts = await self.store.claim(update_id, self.owner, self.clock(), self.lease)
         if attempts is not None:
             self.in_hand.add(update_id)
@@ -157,7 +177,7 @@ class Journal:
     async def sweep(self, requeue: Callable[[Update], Awaitable[None]], bot: Any) -> int:
         """Renew this process's leases, then requeue the updates nobody holds; returns how many."""
         now = self.clock()
-        await self.store.renew(self.in_hand, self.owner, now + self.lease)
+        await self.store.renew(self.in_hand | self.recorded_here, self.owner, now + self.lease)
         due = await self.store.due(now, SWEEP_BATCH, skip=self.queued | self.in_hand)
         for pending in due:
             update = Update.de_json(pending.payload, bot)
@@ -231,10 +251,12 @@ class JournaledApplication(Application[Any, Any, Any, Any, Any, Any]):
             return
         failures: list[BaseException] = []
         token = _FAILURES.set(failures)
+        attempt = _TRY.set(attempts)
         try:
             await handle(update)
         except Exception as exc:  # raised outside any handler (building the context, say)
             failures.append(exc)
         finally:
+            _TRY.reset(attempt)
             _FAILURES.reset(token)
         await journal.end(update, failures, attempts)

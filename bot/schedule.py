@@ -14,7 +14,7 @@ Exactly once per person per local day, with any number of bot processes on one d
   once they are on the list;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
   them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
-* 429: PTB's `AIORateLimiter` waits `retry_after` and retries; past its retries the sender waits
+* 429: the message budget (`bot.telegram_io`) waits `retry_after` and retries; past its retries the sender waits
   and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim is released
   so the next tick tries again: never dropped. A network failure also releases the claim;
 * a claim whose process died is taken over after `LEASE`. Only a process dying between Telegram
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -40,12 +39,12 @@ from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.store.summaries import SummaryStore
 from bot.store.views import SummaryClaim, SummaryOutcome
 from bot.summaries import daily_message
 from bot.summary_times import catch_up_day, next_due, resume_due, sums_up_yesterday, utc_now
+from bot.telegram_io import retry_seconds
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -251,7 +250,7 @@ class SummaryScheduler:
             try:
                 await self._bot.send_message(claim.chat_id, job.text, parse_mode=ParseMode.HTML)
             except RetryAfter as exc:
-                wait = _retry_seconds(exc)
+                wait = retry_seconds(exc)
                 if loop.time() - started + wait > self._retry_budget:
                     _LOGGER.warning(
                         "summary of user %s still rate limited; a later tick retries", claim.user_id
@@ -287,13 +286,6 @@ def _known_zone(tz: str) -> bool:
     except (KeyError, ValueError):
         return False
     return True
-
-
-def _retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> SummaryScheduler:

@@ -8,8 +8,8 @@
 * `message_budget` paces sends and edits — the messages Telegram counts against a bot's 30 a second
   — and nothing else: chat actions go past it, so "typing…" never costs a card its place. With paid
   broadcasts on, sends may go faster (up to 1,000 a second) and the model becomes the limit.
-* `show_typing` shows "typing…" in the background and forgets it: it cannot fail or slow an answer,
-  and under load (photos waiting for the model) it is skipped.
+* `typing_while_slow` shows "typing…" in the background when an answer takes more than half a second:
+  it cannot fail or slow an answer, and under load (photos waiting for the model) it is skipped.
 """
 
 from __future__ import annotations
@@ -17,16 +17,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Coroutine
+import warnings
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from telegram import Bot
 from telegram._utils.types import JSONDict
 from telegram.constants import ChatAction
-from telegram.error import NetworkError, TimedOut
-from telegram.ext import AIORateLimiter
+from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
 from telegram.request import HTTPXRequest, RequestData
+from telegram.warnings import PTBDeprecationWarning
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -54,14 +59,19 @@ PAYABLE = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
 #: Tries after the first, and the first wait (doubling each time).
 RETRIES = 3
 BACKOFF_S = 0.25
-#: PTB's limiter retries a 429 this many times after its `retry_after` before the caller sees it.
+#: A 429 is retried this many times after its `retry_after` before the caller sees it.
 RATE_LIMITER_RETRIES = 3
+#: The share of the limit the bot uses, leaving room for a message's arrival to be late or early.
+HEADROOM = 0.97
+#: Telegram's limit on paid broadcasts a second.
+PAID_PER_SECOND = 1000
 #: How long a request waits for a free connection before it counts as failed. PTB's default (1 s)
 #: drops requests under a burst on a slow Bot API server; a request that waits is a request not lost.
 POOL_TIMEOUT_S = 30.0
 CONNECTIONS = 128
 
-_typing_tasks: set[asyncio.Task[None]] = set()
+#: "typing…" is shown only when an answer takes longer than this.
+TYPING_AFTER_S = 0.5
 
 
 def _not_sent(error: BaseException) -> bool:
@@ -107,16 +117,68 @@ class RetryingRequest(HTTPXRequest):
         raise TimedOut("unreachable")  # pragma: no cover (the loop returns or raises)
 
 
-class MessageBudget(AIORateLimiter):
-    """PTB's limiter for sends and edits; chat actions and other non-messages go straight through.
+class Pace:
+    """At most `per_second` starts in any one second, and a tenth of that in any tenth of a second,
+    granted first come, first served.
 
-    With `paid`, sends go out as paid broadcasts (`allow_paid_broadcast`: up to 1,000 a second, paid
-    in Telegram Stars, paced by PTB's own limiter for them); edits stay within the free budget.
+    A token bucket that holds one token (PTB's limiter as the bot used it) loses capacity whenever the
+    event loop wakes a waiter late, which a busy bot does all the time: at 30 a second a few ms of lag
+    per message cost a tenth of the budget. Windows count what was actually sent, so a late waiter is
+    let through at once; the short window keeps the messages spread over the second, so their arrival
+    at Telegram, which is never quite as even as their start, stays within the limit there too.
     """
 
-    def __init__(self, *args: Any, paid: bool = False, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._paid = paid
+    def __init__(self, per_second: int) -> None:
+        if per_second < 1:
+            raise ValueError("a pace lets at least one message through a second")
+        limits = ((per_second, 1.0), (max(1, math.ceil(per_second / 10)), 0.1))
+        #: Each window: its limit, its length, and the starts within it (oldest first).
+        self._windows = [(limit, period, deque[float]()) for limit, period in limits]
+        self._turn = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Wait until one more start fits in every window, then count it."""
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            while True:
+                now = loop.time()
+                wait = 0.0
+                for limit, period, starts in self._windows:
+                    while starts and starts[0] <= now - period:
+                        starts.popleft()
+                    if len(starts) >= limit:
+                        wait = max(wait, starts[0] + period - now)
+                if wait <= 0:
+                    for _limit, _period, starts in self._windows:
+                        starts.append(now)
+                    return
+                await asyncio.sleep(wait)
+
+
+class MessageBudget(BaseRateLimiter[int]):
+    """Paces the messages Telegram counts against a bot (sends and edits: requests naming a chat),
+    `Pace`; chat actions and everything else go straight through.
+
+    A 429 pauses every message until its `retry_after` has passed, then the request is tried again,
+    up to `max_retries` times. With `paid`, sends go out as paid broadcasts (`allow_paid_broadcast`: up
+    to 1,000 a second, paid in Telegram Stars) in a window of their own; edits cannot be paid and stay
+    in the free one.
+    """
+
+    def __init__(
+        self, per_second: float, *, paid: bool = False, max_retries: int = RATE_LIMITER_RETRIES
+    ) -> None:
+        self._free = Pace(max(1, math.floor(per_second * HEADROOM)))
+        self._paid = Pace(PAID_PER_SECOND) if paid else None
+        self._max_retries = max_retries
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
 
     async def process_request(
         self,
@@ -127,41 +189,58 @@ class MessageBudget(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> bool | JSONDict | list[JSONDict]:
-        if endpoint in UNMETERED:
+        if endpoint in UNMETERED or data.get("chat_id") is None:
             return await callback(*args, **kwargs)
-        if self._paid and endpoint in PAYABLE:
+        window = self._free
+        if self._paid is not None and endpoint in PAYABLE:
             data["allow_paid_broadcast"] = True  # `data` is the request's own parameters
-        return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            window = self._paid
+        retries = rate_limit_args if rate_limit_args is not None else self._max_retries
+        for attempt in range(retries + 1):
+            await self._flowing.wait()
+            await window.acquire()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                if attempt == retries:
+                    raise
+                wait = retry_seconds(exc) + 0.1
+                _LOGGER.info("Telegram asks to wait %.1f s (429); every message waits", wait)
+                self._flowing.clear()
+                try:
+                    await asyncio.sleep(wait)
+                finally:
+                    self._flowing.set()
+        raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long a 429 asks to wait, in seconds (PTB is moving `retry_after` to a timedelta)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def message_budget(messages_per_second: float, *, paid: bool = False) -> MessageBudget:
-    """Sends and edits paced evenly at just under `messages_per_second`.
-
-    PTB's default (30 per 1 s) lets a burst of 30 through at once and then 30 a second, so a window of
-    one second can see nearly twice the limit. Here the bucket holds 2 % of a second's worth (at least
-    one message) and refills at 97 % of the limit, so no one-second window exceeds the limit. Group
-    chats keep PTB's 20 a minute; a 429 is retried `RATE_LIMITER_RETRIES` times after `retry_after`.
-    """
-    burst = max(1, math.floor(messages_per_second * 0.02))
-    pace = messages_per_second * 0.97
-    return MessageBudget(
-        overall_max_rate=burst,
-        overall_time_period=burst / pace,
-        max_retries=RATE_LIMITER_RETRIES,
-        paid=paid,
-    )
+    """Sends and edits paced at 97 % of `messages_per_second` in any one second (`Pace`)."""
+    return MessageBudget(messages_per_second, paid=paid)
 
 
-def show_typing(bot: Bot, chat_id: int, *, busy: bool) -> None:
-    """Show "typing…" in the chat, in the background; skipped when `busy`. Never raises."""
-    if busy:
-        return
-    task = asyncio.create_task(_typing(bot, chat_id))
-    _typing_tasks.add(task)
-    task.add_done_callback(_typing_tasks.discard)
+@asynccontextmanager
+async def typing_while_slow(bot: Bot, chat_id: int, *, busy: bool) -> AsyncIterator[None]:
+    """Show "typing…" if what the block does takes longer than `TYPING_AFTER_S` (a quick answer needs
+    none); in the background, skipped when `busy`, never raising, stopped when the block ends."""
+    task = None if busy else asyncio.create_task(_typing_later(bot, chat_id))
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
 
 
-async def _typing(bot: Bot, chat_id: int) -> None:
+async def _typing_later(bot: Bot, chat_id: int) -> None:
+    await asyncio.sleep(TYPING_AFTER_S)
     try:
         await bot.send_chat_action(chat_id, ChatAction.TYPING)
     except Exception as exc:  # a courtesy: its failure decides nothing

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
 from telegram import File, Message, Update
@@ -19,9 +20,10 @@ from telegram.error import BadRequest
 
 from bot.handlers.cards import card_view, edit_message, send_card
 from bot.handlers.common import Context, Sender, sender
+from bot.journal import tried_before
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
 from bot.store.views import NewItem
-from bot.telegram_io import show_typing
+from bot.telegram_io import typing_while_slow
 from model.images import image_format
 from model.recognition import Recognition
 
@@ -52,8 +54,7 @@ async def on_photo(update: Update, context: Context) -> None:
         return
     if await _already_answered(who, context):
         return
-    show_typing(context.bot, who.message.chat_id, busy=who.svc.lanes.busy())
-    async with who.svc.lanes.slot():
+    async with _typing(who, context), who.svc.lanes.slot():
         data = await _download(who.message, size.get_file)
         if data is None:
             return
@@ -80,8 +81,7 @@ async def on_document(update: Update, context: Context) -> None:
         return
     if await _already_answered(who, context):
         return
-    show_typing(context.bot, who.message.chat_id, busy=who.svc.lanes.busy())
-    async with who.svc.lanes.slot():
+    async with _typing(who, context), who.svc.lanes.slot():
         data = await _download(who.message, document.get_file)
         if data is None:
             return
@@ -105,9 +105,16 @@ async def on_backlog(update: Update, context: Context) -> None:
     await who.message.reply_text(BACKLOG.format(waiting=waiting))
 
 
+def _typing(who: Sender, context: Context) -> AbstractAsyncContextManager[None]:
+    """ "typing…" while the photo is fetched and recognized, if that is slow and the bot is not busy."""
+    return typing_while_slow(context.bot, who.message.chat_id, busy=who.svc.lanes.busy())
+
+
 async def _already_answered(who: Sender, context: Context) -> bool:
     """Whether this message already has its meal (the update is being handled again): then its card
-    is sent if it never went out, and nothing else happens."""
+    is sent if it never went out, and nothing else happens. A first try has nothing to look for."""
+    if not tried_before():
+        return False
     meal = await who.svc.meals.from_message(who.person.id, who.message.message_id)
     if meal is None:
         return False

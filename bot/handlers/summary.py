@@ -62,7 +62,12 @@ async def on_text_or_prompt(update: Update, context: Context) -> None:
 async def on_any_update(update: Update, context: Context) -> None:
     """Whatever a person sends means they have not blocked the bot (any more): summaries resume.
 
-    Only a message or a press counts: a `my_chat_member` update may be the very news of a block."""
+    Only a message or a press counts: a `my_chat_member` update may be the very news of a block. A photo
+    is skipped here: its handler registers the sender (`sender()`), which clears a block anyway, and a
+    burst of photos need not pay a second look-up each."""
     user = update.effective_user
+    message = update.message
+    if message is not None and (message.photo or message.document):
+        return
     if user is not None and (update.effective_message is not None or update.callback_query is not None):
         await services(context).people.unblock(user.id)

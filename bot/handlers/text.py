@@ -12,6 +12,7 @@ from telegram.constants import ParseMode
 
 from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, sender
+from bot.journal import tried_before
 from bot.keyboards import search_keyboard
 from bot.nutrition import NutritionTable
 from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
@@ -128,7 +129,7 @@ async def _quick_entry(message: Message, context: Context, svc: Services, user_i
     if isinstance(items, str):
         await message.reply_text(items, parse_mode=ParseMode.HTML)
         return
-    made = await svc.meals.from_message(user_id, message.message_id)
+    made = await svc.meals.from_message(user_id, message.message_id) if tried_before() else None
     if made is not None:  # handled before (the journal retried this update): its card, once
         if made.card_message_id is None and made.status == "draft":
             await send_card(context, message.chat_id, made, svc)

@@ -47,43 +47,44 @@ class UpdateStore(Store):
     """The `updates` table; every method is one short transaction."""
 
     async def record(
-        self, received: Sequence[tuple[int, int | None, dict[str, Any]]], now: datetime
+        self,
+        received: Sequence[tuple[int, int | None, dict[str, Any]]],
+        now: datetime,
+        owner: str | None = None,
+        lease: timedelta | None = None,
     ) -> set[int]:
-        """Record (update id, user id, payload) rows; returns the ids not recorded before."""
+        """Record (update id, user id, payload) rows; returns the ids not recorded before.
+
+        With `owner` and `lease`, the new rows are held by that process from the start, as if claimed
+        (their first try): the process that received them handles them without another write.
+        """
         if not received:
             return set()
-        ids = [update_id for update_id, _, _ in received]
         async with self._write() as session:
-            known = set(
-                await session.scalars(
-                    select(ReceivedUpdate.update_id).where(ReceivedUpdate.update_id.in_(ids))
+            insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+            # Two processes may record the same update at once (webhook retries go to any replica): the
+            # second insert does nothing, and RETURNING names only the rows this one added.
+            fresh = await session.scalars(
+                insert(ReceivedUpdate)
+                .values(
+                    [
+                        {
+                            "update_id": update_id,
+                            "user_id": user_id,
+                            "payload": payload,
+                            "state": "new",
+                            "owner": owner,
+                            "lease_until": now + lease if owner is not None and lease else None,
+                            "attempts": 1 if owner is not None else 0,
+                            "received_at": now,
+                        }
+                        for update_id, user_id, payload in received
+                    ]
                 )
+                .on_conflict_do_nothing(index_elements=[ReceivedUpdate.update_id])
+                .returning(ReceivedUpdate.update_id)
             )
-            fresh = [row for row in received if row[0] not in known]
-            if fresh:
-                insert = (
-                    postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-                )
-                # Two processes may record the same update at once (webhook retries go to any replica):
-                # the second insert does nothing, and only the claim decides who handles it.
-                await session.execute(
-                    insert(ReceivedUpdate)
-                    .values(
-                        [
-                            {
-                                "update_id": update_id,
-                                "user_id": user_id,
-                                "payload": payload,
-                                "state": "new",
-                                "attempts": 0,
-                                "received_at": now,
-                            }
-                            for update_id, user_id, payload in fresh
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=[ReceivedUpdate.update_id])
-                )
-        return {row[0] for row in fresh}
+            return {int(update_id) for update_id in fresh}
 
     async def claim(self, update_id: int, owner: str, now: datetime, lease: timedelta) -> int | None:
         """Take the update for handling until `now + lease`: which try this is (1 for the first), or

@@ -37,7 +37,6 @@ async def test_photo_gets_one_card_with_foods_portions_and_macros(
     assert "Morning coffee" in card.text
     assert "Espresso" in card.text and "kcal" in card.text and "Total" in card.text
     assert [m for m in tg.bot_messages(ann.chat_id)] == [card], "one message: the card"
-    assert (ann.chat_id, "typing") in tg.chat_actions
     photo_sizes = tg.messages(ann.chat_id)[0].photo
     assert photo_sizes is not None
     fetched = [file_id for file_id, _size in tg.downloads]

@@ -175,12 +175,26 @@ async def test_editing_a_photo_caption_renames_its_meal(tg: FakeTelegram, start_
 # --- nothing lost: Telegram's errors ----------------------------------------------------------------------
 
 
-async def test_a_failing_typing_indicator_changes_nothing(tg: FakeTelegram, start_bot: StartBot) -> None:
-    await start_bot()
+async def test_typing_shows_only_when_the_answer_is_slow_and_its_failure_changes_nothing(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await start_bot()
     ann = tg.user(1001, "Ann")
+    await _card(tg, ann)
+    assert tg.chat_actions == [], "a quick answer needs no typing indicator"
+    queue = services_of(app).queue
+    real = queue.recognize
+
+    async def slow(data: bytes) -> Recognition:
+        await asyncio.sleep(1.5)
+        return await real(data)
+
+    monkeypatch.setattr(queue, "recognize", slow)
+    await _card(tg, ann, "orange.jpg")
+    assert tg.chat_actions == [(ann.chat_id, "typing")]
     tg.fail_next("sendChatAction", status=502, count=10)
-    card = await _card(tg, ann)
-    assert card.text is not None and "Total" in card.text
+    card = await _card(tg, ann, "apple.jpg")
+    assert card.text is not None and "Total" in card.text, "a failing indicator decides nothing"
 
 
 async def test_a_5xx_on_the_card_is_retried_into_one_card(tg: FakeTelegram, start_bot: StartBot) -> None:

@@ -9,7 +9,7 @@ import pytest
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
-from bot.telegram_io import MessageBudget, RetryingRequest, message_budget
+from bot.telegram_io import MessageBudget, Pace, RetryingRequest, message_budget
 from tests.telegram_fake import FakeTelegram
 
 
@@ -72,3 +72,21 @@ async def test_paid_broadcasts_send_past_the_free_limit_and_edits_stay_within_it
     assert tg.stats.served_429 == 0
     assert sends_took < 2.0, "90 paid sends are not held to 30 a second"
     assert edits_took >= 1.0, "45 edits are"
+
+
+async def test_the_pace_keeps_every_window_and_loses_no_capacity_to_a_late_loop() -> None:
+    pace = Pace(20)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def message() -> None:
+        await pace.acquire()
+        starts.append(loop.time())
+        time.sleep(0.015)  # a busy event loop: every waiter is woken a little late
+
+    began = loop.time()
+    await asyncio.gather(*(message() for _ in range(60)))
+    took = loop.time() - began
+    assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 20
+    assert max(sum(1 for t in starts if s <= t < s + 0.1) for s in starts) <= 2
+    assert took < 3.5, f"60 messages at 20 a second took {took:.1f} s (a one-token bucket: 3.9)"

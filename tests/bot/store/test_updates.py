@@ -96,3 +96,15 @@ async def test_forget_deletes_what_the_person_sent(sessions: async_sessionmaker[
     counts = await AccountStore(sessions, TABLE).forget_user(ALICE)
     assert counts["updates"] == 1
     assert await store.state_of(50) is None and await store.state_of(51) == "new"
+
+
+async def test_an_update_recorded_by_a_process_is_held_by_it_from_the_start(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    store = UpdateStore(sessions)
+    assert await store.record([_update(60)], NOON, "receiver", LEASE) == {60}
+    assert await store.claim(60, "other", NOON, LEASE) is None
+    assert await store.due(NOON, 10) == []
+    (pending,) = await store.due(NOON + LEASE, 10)  # the receiver died before handling it
+    assert pending.attempts == 1
+    assert await store.claim(60, "other", NOON + LEASE, LEASE) == 2
