@@ -161,3 +161,24 @@ async def change_first_food_to_an_alternative(
     alternative = next(text for row in options.buttons for text, _ in row if text.startswith("↔"))
     await press(tg, user, options, alternative)
     return await tg.wait_for_edit(card), alternative
+
+
+async def ask_meal_time(tg: FakeTelegram, user: FakeUser, meal: str = "2 eggs") -> FakeMessage:
+    """Type a meal, then open its 🕒 Day & time picker and ask to type when it was eaten; returns the card."""
+    await user.send_text(meal)
+    card = await tg.next_bot_message(user.chat_id)
+    await press(tg, user, card, "Day & time")
+    picker = await tg.wait_for_edit(card)
+    await press(tg, user, picker, "Type a day and time")
+    await tg.wait_for_edit(card)
+    return card
+
+
+async def ask_body(tg: FakeTelegram, user: FakeUser, sex: str) -> FakeMessage:
+    """/goal → Compute → the sex button; returns the message that now asks for age, height and weight."""
+    await user.send_text("/goal")
+    ask = await tg.next_bot_message(user.chat_id)
+    await press(tg, user, ask, "Compute")
+    step = await tg.wait_for_edit(ask)
+    await press(tg, user, step, sex)
+    return await tg.wait_for_edit(ask)

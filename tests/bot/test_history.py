@@ -9,6 +9,7 @@ from bot.store.views import NewItem
 from tests.bot.conftest import (
     App,
     StartBot,
+    ask_meal_time,
     change_first_food_to_an_alternative,
     control_clock,
     corrections_of,
@@ -169,12 +170,7 @@ async def test_a_typed_day_and_time_moves_a_new_meal(tg: FakeTelegram, start_bot
     app = await start_bot()
     control_clock(app, oslo(7, 12))
     ann = await _ann(app, tg)
-    await ann.send_text("2 eggs")
-    card = await tg.next_bot_message(1001)
-    await press(tg, ann, card, "Day & time")
-    picker = await tg.wait_for_edit(card)
-    await press(tg, ann, picker, "Type a day and time")
-    await tg.wait_for_edit(card)
+    card = await ask_meal_time(tg, ann)
     await ann.send_text("soon")
     retry = await tg.next_bot_message(1001)
     assert retry.text is not None and "didn't get that" in retry.text

@@ -47,6 +47,18 @@ async def _card(tg: FakeTelegram, user: FakeUser, name: str = "coffee.png") -> F
     return await tg.next_bot_message(user.chat_id, timeout=30)
 
 
+def slow_model(app: App, monkeypatch: pytest.MonkeyPatch, *, seconds: float) -> None:
+    """Make every recognition take `seconds` longer (a loaded model, or a worker being taken over)."""
+    queue = services_of(app).queue
+    real = queue.recognize
+
+    async def slow(data: bytes) -> Recognition:
+        await asyncio.sleep(seconds)
+        return await real(data)
+
+    monkeypatch.setattr(queue, "recognize", slow)
+
+
 async def _settled(tg: FakeTelegram, seconds: float = 1.0) -> None:
     """Give the bot time to do anything more it would do (to check that it does not)."""
     await asyncio.sleep(seconds)
@@ -182,14 +194,7 @@ async def test_typing_shows_only_when_the_answer_is_slow_and_its_failure_changes
     ann = tg.user(1001, "Ann")
     await _card(tg, ann)
     assert tg.chat_actions == [], "a quick answer needs no typing indicator"
-    queue = services_of(app).queue
-    real = queue.recognize
-
-    async def slow(data: bytes) -> Recognition:
-        await asyncio.sleep(1.5)
-        return await real(data)
-
-    monkeypatch.setattr(queue, "recognize", slow)
+    slow_model(app, monkeypatch, seconds=1.5)
     await _card(tg, ann, "orange.jpg")
     assert tg.chat_actions == [(ann.chat_id, "typing")]
     tg.fail_next("sendChatAction", status=502, count=10)
@@ -286,14 +291,7 @@ async def test_a_slow_answer_turns_the_waiting_note_into_the_card(
 ) -> None:
     monkeypatch.setattr(bot.handlers.photos, "SLOW_NOTE_AFTER_S", 0.2)
     app = await start_bot()
-    queue = services_of(app).queue
-    real = queue.recognize
-
-    async def slow(data: bytes) -> Recognition:
-        await asyncio.sleep(1.5)
-        return await real(data)
-
-    monkeypatch.setattr(queue, "recognize", slow)
+    slow_model(app, monkeypatch, seconds=1.5)
     ann = tg.user(1001, "Ann")
     await ann.send_photo(photo("coffee.png"))
     note = await tg.next_bot_message(ann.chat_id, timeout=30)

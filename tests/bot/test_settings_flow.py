@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from tests.bot.conftest import StartBot, control_clock, press, run_summary_tick, services_of
+from tests.bot.conftest import StartBot, ask_body, control_clock, press, run_summary_tick, services_of
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -164,12 +164,7 @@ async def test_goals_typed(tg: FakeTelegram, start_bot: StartBot) -> None:
 async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start_bot: StartBot) -> None:
     app = await start_bot()
     ann = tg.user(1001, "Ann")
-    await ann.send_text("/goal")
-    ask = await tg.next_bot_message(1001)
-    await press(tg, ann, ask, "Compute")
-    sex = await tg.wait_for_edit(ask)
-    await press(tg, ann, sex, "Male")
-    body = await tg.wait_for_edit(ask)
+    body = await ask_body(tg, ann, "Male")
     assert body.text is not None and "age, height" in body.text
     await ann.send_text("30 180")
     again = await tg.next_bot_message(1001)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.summary_times import WhenError, parse_when
-from tests.bot.conftest import StartBot, control_clock, press, services_of
+from tests.bot.conftest import StartBot, ask_body, ask_meal_time, control_clock, press, services_of
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
 NOON = datetime(2026, 5, 7, 12, tzinfo=UTC)
@@ -96,12 +96,7 @@ async def test_a_body_that_makes_no_sense_is_refused_with_the_range(
 ) -> None:
     app = await start_bot()
     ann = tg.user(1001, "Ann")
-    await ann.send_text("/goal")
-    ask = await tg.next_bot_message(1001)
-    await press(tg, ann, ask, "Compute")
-    sex = await tg.wait_for_edit(ask)
-    await press(tg, ann, sex, "Female")
-    await tg.wait_for_edit(ask)
+    await ask_body(tg, ann, "Female")
     replies = await _replies(tg, ann, "-34 180 75", "34 180 −75", "nan 180 75", f"{HUGE} 180 75")
     assert replies[0].startswith("age must be between 14 and 100 years, not -34. Type your age")
     assert replies[1].startswith("weight must be between 35 and 250 kg, not -75.")
@@ -125,12 +120,7 @@ async def test_a_meal_time_further_back_than_history_is_refused(
     ann = tg.user(1001, "Ann")
     await services_of(app).people.ensure_user(1001, 1001)
     await services_of(app).people.set_timezone(1001, zone)
-    await ann.send_text("2 eggs")
-    card = await tg.next_bot_message(1001)
-    await press(tg, ann, card, "Day & time")
-    picker = await tg.wait_for_edit(card)
-    await press(tg, ann, picker, "Type a day and time")
-    await tg.wait_for_edit(card)
+    await ask_meal_time(tg, ann)
     (refusal,) = await _replies(tg, ann, typed)
     assert refusal.startswith("That's too long ago — I keep meals of the last 366 days. 🕒 Type when")
     (meal,) = await services_of(app).account.all_meals(1001)
