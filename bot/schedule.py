@@ -14,9 +14,9 @@ Exactly once per person per local day, with any number of bot processes on one d
   once they are on the list;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
   them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
-* 429: the message budget (`bot.telegram_io`) waits `retry_after` and retries; past its retries the sender waits
-  and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim is released
-  so the next tick tries again: never dropped. A network failure also releases the claim;
+* 429: the message budget (`bot.telegram_io`) waits `retry_after` and retries; past its retries the
+  sender waits and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim
+  is released so the next tick tries again: never dropped. A network failure also releases the claim;
 * a claim whose process died is taken over after `LEASE`. Only a process dying between Telegram
   accepting a message and the database recording it can repeat a summary.
 
