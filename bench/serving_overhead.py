@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from bot.settings import Settings
 from model.bench import end_to_end, make_jpegs
@@ -46,7 +45,7 @@ def _recognizer(on_device: bool) -> Recognizer:
     bundle = ensure_default_bundle(Settings().default_model_dir)
     recognizer = Recognizer(bundle, "cpu", device_decode=on_device)
     recognizer.runtime = FreeModel(len(bundle.meta.labels))
-    blank = torch.zeros(bundle.meta.data_config.input_size)
+    blank = np.zeros(bundle.meta.data_config.input_size, dtype=np.float32)
     recognizer.preprocess = lambda data: blank  # type: ignore[method-assign]
     recognizer._device_preprocess = lambda images: [blank for _ in images]  # type: ignore[assignment,method-assign]
     return recognizer

@@ -175,7 +175,6 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     settings: Settings = app.bot_data["settings"]
     table = default_table()
     engine = make_engine(settings.database_url)
-    bundle = configured_bundle(settings)
     queue: RecognitionQueue
     if settings.queue_url:
         queue = RedisQueue(settings.queue_url, prefix=settings.queue_prefix)
@@ -212,8 +211,6 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         table=table,
         queue=queue,
         lanes=lanes,
-        input_size=bundle.meta.data_config.image_size,
-        unsure_threshold=bundle.meta.thresholds.get("unsure", 0.35),
     )
     await app.bot.set_my_commands(COMMANDS)
 
@@ -256,8 +253,10 @@ async def check_token(settings: Settings) -> str | None:
 
 
 def prepare_storage(settings: Settings) -> str | None:
-    """Migrate the database and make sure the model is in place before serving; a one-line problem for
-    the host (a full or read-only disk, a database that cannot be reached), or None if all is well."""
+    """Migrate the database and, when the model runs in this process, make sure it is in place before
+    serving (with QUEUE_URL the workers have it: a replica neither reads nor builds a bundle); a one-line
+    problem for the host (a full or read-only disk, a database that cannot be reached), or None if all
+    is well."""
     try:
         upgrade_database(settings.database_url)
     except (SQLAlchemyError, OSError) as exc:
@@ -266,6 +265,8 @@ def prepare_storage(settings: Settings) -> str | None:
             f"Cannot open or upgrade the database at DATABASE_URL ({reason}). Check that the disk is not "
             "full or read-only and that the database server is running."
         )
+    if settings.queue_url:
+        return None
     try:
         configured_bundle(settings)
     except OSError as exc:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.nutrition import NutritionTable
 from bot.settings import Settings
 from model.bundle import ModelBundle, load_bundle
 from model.default_bundle import ensure_default_bundle
-from model.recognizer import Recognizer
+
+if TYPE_CHECKING:
+    from model.recognizer import Recognizer
 
 
 def configured_bundle(settings: Settings, progress: Callable[[str], None] = print) -> ModelBundle:
@@ -22,6 +25,8 @@ def make_recognizer(
     settings: Settings, table: NutritionTable, progress: Callable[[str], None] = print, top_k: int = 5
 ) -> Recognizer:
     """A warmed-up recognizer for the configured bundle whose foods carry the nutrition table's names."""
+    from model.recognizer import Recognizer  # numpy and a runtime: only for a process that serves the model
+
     names = {food.key: food.name for food in table}
     recognizer = Recognizer(
         configured_bundle(settings, progress),

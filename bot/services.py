@@ -37,10 +37,16 @@ class Services:
     queue: RecognitionQueue
     #: Each person's photos in order, and the shared slots for downloading and recognizing them.
     lanes: Lanes
-    #: The model's input side in pixels: the smallest Telegram photo size at least this big is fetched.
-    input_size: int
-    #: Below this confidence a food is marked unsure on the card.
-    unsure_threshold: float
+
+    @property
+    def input_size(self) -> int:
+        """The model's input side in pixels: the smallest Telegram photo size at least this big is fetched."""
+        return self.queue.served.input_size
+
+    @property
+    def unsure_threshold(self) -> float:
+        """Below this confidence a food is marked unsure on the card."""
+        return self.queue.served.unsure_threshold
 
 
 def services(context: CallbackContext[Any, Any, Any, Any]) -> Services:

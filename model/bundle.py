@@ -14,18 +14,22 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from safetensors.torch import load_file, save_file
+
+if TYPE_CHECKING:  # reading a bundle's metadata needs no torch: a bot whose model is elsewhere never loads it
+    import torch
 
 _LOGGER = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 META_FILE = "bundle.json"
 ONNX_FILE = "model.onnx"
+#: Below this confidence a food is marked unsure, for a bundle whose thresholds do not say.
+UNSURE_THRESHOLD = 0.35
 
 
 class BundleError(RuntimeError):
@@ -84,6 +88,45 @@ class BundleMeta(BaseModel):
         return self.label_foods.get(label)
 
 
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """What the bot needs to know of the model that answers it, and nothing that needs the model.
+
+    The bot picks which Telegram photo size to download by `input_size` and marks foods below
+    `unsure_threshold` as unsure. With the model in process these come from its bundle; with the model
+    in `foodbot worker`s each worker publishes them to Redis, so a bot replica never reads or builds a
+    bundle (`model.redis_queue`).
+    """
+
+    input_size: int
+    unsure_threshold: float
+    bundle_id: str = ""
+
+    @classmethod
+    def of(cls, bundle: ModelBundle) -> ServedModel:
+        return cls(
+            input_size=bundle.meta.data_config.image_size,
+            unsure_threshold=bundle.meta.thresholds.get("unsure", UNSURE_THRESHOLD),
+            bundle_id=bundle.id,
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ServedModel:
+        data: dict[str, Any] = json.loads(text)
+        return cls(
+            input_size=int(data["input_size"]),
+            unsure_threshold=float(data["unsure_threshold"]),
+            bundle_id=str(data.get("bundle_id", "")),
+        )
+
+
+#: The default bundle's figures: what a bot assumes until a worker has said what it serves.
+DEFAULT_SERVED = ServedModel(input_size=224, unsure_threshold=UNSURE_THRESHOLD)
+
+
 class ModelBundle:
     """A loaded bundle: its metadata, and its weights on demand."""
 
@@ -104,6 +147,8 @@ class ModelBundle:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The timm state dict, read from safetensors (no pickle, so no code runs on load)."""
+        from safetensors.torch import load_file
+
         return load_file(self.path / WEIGHTS_FILE)
 
     def create_model(self) -> torch.nn.Module:
@@ -152,6 +197,8 @@ def save_bundle(path: Path | str, state_dict: dict[str, torch.Tensor], meta: Bun
     see a half-written directory; the loser of the race discards its copy. The bundle id is derived from
     the weights so that predictions name exactly the model that made them.
     """
+    from safetensors.torch import save_file
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))

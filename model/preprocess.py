@@ -1,24 +1,34 @@
-"""Image bytes → model input tensor, driven only by a bundle's `data_config`."""
+"""Image bytes → model input array, driven only by a bundle's `data_config`.
+
+The served path computes with Pillow and numpy, so a CPU process serving an ONNX bundle never imports
+PyTorch; timm's own transform (PyTorch) is used only for configs the fast one does not reproduce.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
 from model.bundle import DataConfig
 from model.images import decode_image
 
-Transform = Callable[[Image.Image], torch.Tensor]
+if TYPE_CHECKING:
+    import torch
+
+Transform = Callable[[Image.Image], np.ndarray]
+"""A photo → its normalised CHW float32 array, the model's input."""
+
+TimmTransform = Callable[[Image.Image], "torch.Tensor"]
 
 
-def build_transform(config: DataConfig) -> Transform:
+def build_transform(config: DataConfig) -> TimmTransform:
     """timm's evaluation transform (resize, centre crop, normalise) for this bundle's config."""
     from timm.data.transforms_factory import create_transform
 
-    transform: Transform = create_transform(
+    transform: TimmTransform = create_transform(
         input_size=config.input_size,
         interpolation=config.interpolation,
         mean=config.mean,
@@ -58,7 +68,7 @@ class CenterCropTransform:
         self.scale = (1.0 / (255.0 * std)).reshape(3, 1, 1)
         self.shift = (np.asarray(config.mean, dtype=np.float32) / std).reshape(3, 1, 1)
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
+    def __call__(self, image: Image.Image) -> np.ndarray:
         width, height = image.size
         if width <= height:
             new_w, new_h = self.size, int(self.size * height / width)
@@ -78,7 +88,7 @@ class CenterCropTransform:
         out = np.empty((3, self.height, self.width), dtype=np.float32)
         np.multiply(np.asarray(image).transpose(2, 0, 1), self.scale, out=out)
         np.subtract(out, self.shift, out=out)
-        return torch.from_numpy(out)
+        return out
 
 
 def build_fast_transform(config: DataConfig) -> Transform:
@@ -88,11 +98,14 @@ def build_fast_transform(config: DataConfig) -> Transform:
         and config.interpolation in _PIL_RESAMPLE
         and config.resize_size >= max(config.input_size[1], config.input_size[2])
     )
-    return CenterCropTransform(config) if fits else build_transform(config)
+    if fits:
+        return CenterCropTransform(config)
+    timm_transform = build_transform(config)
+    return lambda image: timm_transform(image).numpy()
 
 
 class Preprocessor:
-    """Decodes photo bytes safely and turns them into a normalised CHW float tensor.
+    """Decodes photo bytes safely and turns them into a normalised CHW float32 array.
 
     JPEGs are decoded at reduced scale when they are much larger than the model needs (the short side
     is kept at least the resize size, so no detail the model would see is lost).
@@ -102,7 +115,7 @@ class Preprocessor:
         self.config = config
         self._transform = build_fast_transform(config)
 
-    def __call__(self, data: bytes) -> torch.Tensor:
+    def __call__(self, data: bytes) -> np.ndarray:
         """Raises `model.images.ImageDecodeError` for anything that is not a readable photo."""
         image = decode_image(data, min_size=self.config.resize_size)
         return self._transform(image)

@@ -16,14 +16,16 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Protocol
 
 from model import metrics
+from model.bundle import ServedModel
 from model.images import ImageDecodeError
 from model.recognition import Recognition
-from model.recognizer import Recognizer
+
+if TYPE_CHECKING:  # the bot imports this module for the protocol; only the in-process queue loads a model
+    from model.recognizer import Recognizer
+    from model.runtime import Pixels
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +44,11 @@ _INFERENCE = metrics.INFERENCE_SECONDS.labels(BACKEND)
 class RecognitionQueue(Protocol):
     """What the bot needs from any backend (in-process, Redis Streams)."""
 
+    @property
+    def served(self) -> ServedModel:
+        """The model that answers (its input size and "unsure" threshold), known once started."""
+        ...
+
     async def start(self) -> None: ...
 
     async def recognize(self, image_bytes: bytes) -> Recognition: ...
@@ -53,7 +60,7 @@ class RecognitionQueue(Protocol):
 class _Job:
     """A photo waiting for the model: decoded already (CPU path) or as bytes (decoded on the device)."""
 
-    payload: torch.Tensor | bytes
+    payload: Pixels | bytes
     future: asyncio.Future[Recognition] = field(repr=False)
     queued_at: float = field(default_factory=time.perf_counter)
 
@@ -63,7 +70,7 @@ def _run_batch(recognizer: Recognizer, batch: list[_Job]) -> list[Recognition]:
     payloads = [job.payload for job in batch]
     if all(isinstance(p, bytes) for p in payloads):
         return recognizer.predict([p for p in payloads if isinstance(p, bytes)])
-    return recognizer.recognize_tensors([p for p in payloads if isinstance(p, torch.Tensor)])
+    return recognizer.recognize_tensors([p for p in payloads if not isinstance(p, bytes)])
 
 
 class InProcessQueue:
@@ -98,6 +105,10 @@ class InProcessQueue:
             raise RuntimeError("the queue is not started")
         return self._recognizer
 
+    @property
+    def served(self) -> ServedModel:
+        return ServedModel.of(self.recognizer.bundle)
+
     async def start(self) -> None:
         """Load the model (in the model thread, off the event loop) and start batching."""
         if self._task is not None:
@@ -113,7 +124,7 @@ class InProcessQueue:
         loop = asyncio.get_running_loop()
         if self._queue.full():
             return self._failed("busy", BUSY_MESSAGE)
-        payload: torch.Tensor | bytes = image_bytes
+        payload: Pixels | bytes = image_bytes
         if not recognizer.decodes_on_device:
             try:
                 payload = await loop.run_in_executor(self._decoders, recognizer.preprocess, image_bytes)

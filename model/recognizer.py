@@ -9,17 +9,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from model.bundle import ModelBundle
-from model.device import resolve_device
-from model.device_decode import DevicePreprocessor
+from model.device import device_name
 from model.images import ImageDecodeError
 from model.preprocess import Preprocessor
 from model.recognition import RankedFood, Recognition
-from model.runtime import Batch, make_runtime
+from model.runtime import Batch, Pixels, make_runtime
+
+if TYPE_CHECKING:
+    from model.device_decode import DevicePreprocessor
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,7 +62,11 @@ def _index_foods(bundle: ModelBundle) -> _FoodIndex:
 
 
 class Recognizer:
-    """Serves one bundle. Create once (loading the model takes a second), then call `predict`."""
+    """Serves one bundle. Create once (loading the model takes a second), then call `predict`.
+
+    On the CPU with an ONNX bundle it needs numpy, Pillow and ONNX Runtime only; PyTorch is imported
+    where a PyTorch runtime or decoding on the device is chosen.
+    """
 
     def __init__(
         self,
@@ -73,7 +79,8 @@ class Recognizer:
         device_decode: bool | None = None,
     ) -> None:
         self.bundle = bundle
-        self.device = resolve_device(device)
+        #: `cpu` or `cuda[:N]` (`model.device.device_name`).
+        self.device = device_name(device)
         self.top_k = top_k
         names = dict(food_names or {})
         self._foods = _index_foods(bundle)
@@ -84,30 +91,38 @@ class Recognizer:
         self._preprocess = Preprocessor(bundle.meta.data_config)
         self.runtime = make_runtime(bundle, self.device, runtime, compile_model=compile_model)
         #: Whether photos are decoded as a batch on the device (nvJPEG) rather than one by one on the CPU.
-        self.decodes_on_device = self.device.type == "cuda" if device_decode is None else device_decode
-        self._device_preprocess = DevicePreprocessor(bundle.meta.data_config, self.device, self.preprocess)
+        self.decodes_on_device = self.device != "cpu" if device_decode is None else device_decode
+        self._device_preprocess: DevicePreprocessor | None = None
+        if self.decodes_on_device:
+            from model.device_decode import DevicePreprocessor  # torchvision: only where it decodes
+
+            self._device_preprocess = DevicePreprocessor(
+                bundle.meta.data_config, self.device, self.preprocess
+            )
         _LOGGER.info("recognizer ready: %s on %s (%s)", bundle.id, self.device, self.runtime.name)
 
     @property
     def bundle_id(self) -> str:
         return self.bundle.id
 
-    def preprocess(self, data: bytes) -> torch.Tensor:
-        """One photo's input tensor; raises ImageDecodeError for a bad photo."""
+    def preprocess(self, data: bytes) -> np.ndarray:
+        """One photo's input array; raises ImageDecodeError for a bad photo."""
         return self._preprocess(data)
+
+    def _preprocess_or_error(self, data: bytes) -> np.ndarray | ImageDecodeError:
+        try:
+            return self.preprocess(data)
+        except ImageDecodeError as exc:
+            return exc
 
     def predict(self, images: Sequence[bytes]) -> list[Recognition]:
         """Recognize a batch of photos (one forward pass); answers come back in input order."""
-        if self.decodes_on_device:
-            prepared: list[torch.Tensor | ImageDecodeError] = self._device_preprocess(images)
+        prepared: Sequence[Pixels | ImageDecodeError]
+        if self._device_preprocess is not None:
+            prepared = self._device_preprocess(images)
         else:
-            prepared = []
-            for data in images:
-                try:
-                    prepared.append(self.preprocess(data))
-                except ImageDecodeError as exc:
-                    prepared.append(exc)
-        good = [(i, t) for i, t in enumerate(prepared) if isinstance(t, torch.Tensor)]
+            prepared = [self._preprocess_or_error(data) for data in images]
+        good = [(i, t) for i, t in enumerate(prepared) if not isinstance(t, ImageDecodeError)]
         answers: list[Recognition] = [
             Recognition.failed(self.bundle_id, p.friendly) if isinstance(p, ImageDecodeError) else _PENDING
             for p in prepared
@@ -116,7 +131,7 @@ class Recognizer:
             answers[slot] = answer
         return answers
 
-    def recognize_tensors(self, tensors: Sequence[torch.Tensor]) -> list[Recognition]:
+    def recognize_tensors(self, tensors: Sequence[Pixels]) -> list[Recognition]:
         """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
         if not tensors:
             return []
@@ -129,7 +144,7 @@ class Recognizer:
         context, cuDNN's algorithm search and, with TORCH_COMPILE, the compilation itself (a minute).
         """
         channels, height, width = self.bundle.meta.data_config.input_size
-        self.probabilities(torch.zeros(1, channels, height, width))
+        self.probabilities(np.zeros((1, channels, height, width), dtype=np.float32))
 
     def probabilities(self, batch: Batch) -> np.ndarray:
         """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""

@@ -6,6 +6,11 @@ to take over the jobs of a dead one (a few seconds, see `model.worker`) and answ
 death makes an answer late, never lost. An answer that is already stored (the same photo seen before, or
 a job answered while this bot was restarting) is returned at once without a new job. Backpressure is
 local: at most `max_pending` photos waiting per bot process, beyond that "busy" at once.
+
+The bot never loads the model, so what it needs to know of it (`served`: the input size, to pick a
+photo size, and the "unsure" threshold) comes from the workers, which publish it when they start. Until
+one has, the default bundle's figures hold; an answer from a bundle other than the one known makes the
+bot read it again, so a worker started after the bot, or a new model rolled out, is picked up.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from model import metrics
+from model.bundle import DEFAULT_SERVED, ServedModel
 from model.queue import BUSY_MESSAGE, INTERNAL_MESSAGE, TIMEOUT_MESSAGE
 from model.recognition import Recognition
 from model.redis_streams import STREAM_MAXLEN, Keys, job_id
@@ -51,14 +57,18 @@ class RedisQueue:
         self._waiting: dict[str, asyncio.Future[Recognition]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
+        self.served: ServedModel = DEFAULT_SERVED
 
     @property
     def reply_stream(self) -> str:
         return self.keys.replies(self.name)
 
     async def start(self) -> None:
-        """Check the server answers, then follow this bot's reply stream."""
+        """Check the server answers, learn what the workers serve, then follow this bot's reply stream."""
         await self._redis.ping()
+        await self._learn_served()
+        if not self.served.bundle_id:
+            _LOGGER.info("no worker has said what it serves yet; assuming %s", self.served)
         self._reader = asyncio.create_task(self._read_replies(), name="foodbot-redis-replies")
 
     async def recognize(self, image_bytes: bytes) -> Recognition:
@@ -105,6 +115,11 @@ class RedisQueue:
         raw = await self._redis.get(self.keys.answer(job))
         return Recognition.from_json(raw) if raw is not None else None
 
+    async def _learn_served(self) -> None:
+        raw = await self._redis.get(self.keys.model)
+        if raw is not None:
+            self.served = ServedModel.from_json(raw)
+
     async def _read_replies(self) -> None:
         last = "0-0"
         while not self._closing.is_set():
@@ -129,6 +144,8 @@ class RedisQueue:
             return
         answer = await self._stored(job)
         future.set_result(answer or Recognition.failed("", INTERNAL_MESSAGE, kind="internal"))
+        if answer is not None and answer.bundle_id not in ("", self.served.bundle_id):
+            await self._learn_served()
 
     async def close(self) -> None:
         """Stop following replies; photos still waiting get an "internal" answer rather than hanging."""

@@ -5,7 +5,9 @@
 * `{prefix}:replies:{bot}` — a stream per bot process, where workers say "job {id} is answered";
 * `{prefix}:dead` — jobs given up on after `MAX_DELIVERIES` (their answer is an error);
 * `{prefix}:alive:{worker}` — a worker's heartbeat, a key with a short TTL it keeps refreshing: when it
-  lapses the worker is dead and the others take over its jobs at once.
+  lapses the worker is dead and the others take over its jobs at once;
+* `{prefix}:model` — what the workers serve (JSON of `model.bundle.ServedModel`), set by each worker as
+  it starts, so the bot knows the input size and "unsure" threshold without a bundle of its own.
 
 A job's id is the SHA-256 of its image, so a photo sent twice (by a retry, a restarted bot or two people)
 is one job with one answer: delivery is at least once and answering twice is harmless.
@@ -37,6 +39,10 @@ class Keys:
     @property
     def jobs(self) -> str:
         return f"{self.prefix}:jobs"
+
+    @property
+    def model(self) -> str:
+        return f"{self.prefix}:model"
 
     @property
     def dead(self) -> str:

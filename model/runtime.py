@@ -1,8 +1,12 @@
 """Runtimes: what turns a preprocessed batch into class probabilities, chosen at run time.
 
 * `OnnxRuntime` — ONNX Runtime on the CPU (the fastest CPU path; needs the bundle's `model.onnx`).
-* `TorchRuntime` — PyTorch on CUDA (bf16 autocast, channels_last, pinned host memory, optional
-  `torch.compile`) or on the CPU when there is no ONNX export. Tests run this same class on the CPU.
+* `TorchRuntime` (`model.torch_runtime`) — PyTorch on CUDA (bf16 autocast, channels_last, pinned host
+  memory, optional `torch.compile`) or on the CPU when there is no ONNX export. Tests run this same
+  class on the CPU.
+
+This module needs only numpy: PyTorch is imported when `make_runtime` chooses it, so a CPU process
+serving an ONNX bundle does without its few hundred MB.
 """
 
 from __future__ import annotations
@@ -11,18 +15,23 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import numpy as np
-import torch
 
 from model.bundle import ModelBundle
+
+if TYPE_CHECKING:
+    import torch
 
 _LOGGER = logging.getLogger(__name__)
 
 
-Batch = torch.Tensor | Sequence[torch.Tensor]
-"""Preprocessed photos: one stacked (N, C, H, W) tensor, or the (C, H, W) tensors one by one.
+Pixels: TypeAlias = "np.ndarray | torch.Tensor"
+"""One preprocessed photo (C, H, W): an array from the CPU preprocessing, a tensor from the device's."""
+
+Batch: TypeAlias = "Pixels | Sequence[Pixels]"
+"""Preprocessed photos: one stacked (N, C, H, W) array or tensor, or the photos one by one.
 
 Runtimes take either because stacking is not free for all of them: on the CPU a ``torch.stack`` wakes
 PyTorch's OpenMP threads, which then spin for a while and took about a quarter of the cores from ONNX
@@ -50,39 +59,6 @@ def _activate(logits: np.ndarray, head: str) -> np.ndarray:
     exp = np.exp(shifted)
     probs: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
     return probs
-
-
-class TorchRuntime:
-    """PyTorch inference on a device; on CUDA with bf16 autocast and channels_last."""
-
-    def __init__(self, bundle: ModelBundle, device: torch.device, compile_model: bool = False) -> None:
-        self.device = device
-        self.head = bundle.meta.head
-        self.cuda = device.type == "cuda"
-        model = bundle.create_model().to(device)
-        if self.cuda:
-            model = model.to(memory_format=torch.channels_last)
-        self.compiled = compile_model
-        self._model: torch.nn.Module = torch.compile(model) if compile_model else model  # type: ignore[assignment]
-        self.name = f"torch-{device.type}{'-bf16' if self.cuda else ''}"
-        self.pipeline_depth = 1
-
-    def probabilities(self, batch: Batch) -> np.ndarray:
-        if not isinstance(batch, torch.Tensor):
-            batch = torch.stack(list(batch))
-        with torch.inference_mode():
-            if self.cuda:
-                if batch.device.type == "cpu":
-                    batch = batch.pin_memory()
-                batch = batch.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    logits = self._model(batch)
-            else:
-                logits = self._model(batch.to(self.device))
-            logits = logits.float()
-            probs = logits.sigmoid() if self.head == "sigmoid" else logits.softmax(dim=-1)
-        result: np.ndarray = probs.cpu().numpy()
-        return result
 
 
 def cpu_cores() -> int:
@@ -130,10 +106,10 @@ class OnnxRuntime:
         return np.asarray(self._session.run(None, {self._input: array})[0])
 
     def probabilities(self, batch: Batch) -> np.ndarray:
-        if isinstance(batch, torch.Tensor):
-            images = list(_float32(batch))
-        else:
+        if isinstance(batch, Sequence):
             images = [_float32(image) for image in batch]
+        else:
+            images = list(_float32(batch))
         chunks = [np.stack(images[i : i + self.chunk]) for i in range(0, len(images), self.chunk)]
         if self.threads == 1 or len(chunks) == 1:
             logits = [self._logits(chunk) for chunk in chunks]
@@ -142,24 +118,28 @@ class OnnxRuntime:
         return _activate(np.concatenate(logits), self.head)
 
 
-def _float32(tensor: torch.Tensor) -> np.ndarray:
-    """A CPU tensor as a float32 array, sharing its memory when it already is one (no PyTorch op)."""
-    return tensor.detach().cpu().numpy().astype(np.float32, copy=False)
+def _float32(pixels: Pixels) -> np.ndarray:
+    """Photos as a float32 array, sharing their memory when they already are (a CPU tensor too: no
+    PyTorch op)."""
+    return np.asarray(pixels, dtype=np.float32)
 
 
 def make_runtime(
-    bundle: ModelBundle, device: torch.device, prefer: str = "auto", compile_model: bool = False
+    bundle: ModelBundle, device: str, prefer: str = "auto", compile_model: bool = False
 ) -> Runtime:
     """`auto`: ONNX Runtime on the CPU when the bundle has an export, PyTorch otherwise and on CUDA.
 
-    `compile_model` (TORCH_COMPILE) applies to PyTorch only; ONNX Runtime has its own graph optimizer.
+    `device` is `model.device.device_name`'s answer. `compile_model` (TORCH_COMPILE) applies to PyTorch
+    only; ONNX Runtime has its own graph optimizer.
     """
     if prefer not in {"auto", "onnx", "torch"}:
         raise ValueError(f"runtime must be auto, onnx or torch, not {prefer!r}")
-    if device.type == "cpu" and prefer != "torch" and bundle.onnx_path is not None:
+    if device == "cpu" and prefer != "torch" and bundle.onnx_path is not None:
         if compile_model:
             _LOGGER.info("TORCH_COMPILE is for the PyTorch runtime; ONNX Runtime serves the CPU")
         return OnnxRuntime(bundle)
     if prefer == "onnx":
         raise FileNotFoundError(f"{bundle.path} has no model.onnx for ONNX Runtime")
+    from model.torch_runtime import TorchRuntime
+
     return TorchRuntime(bundle, device, compile_model=compile_model)

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from model import metrics
+from model.bundle import ServedModel
 from model.queue import INTERNAL_MESSAGE
 from model.recognition import Recognition
 from model.recognizer import Recognizer
@@ -117,6 +118,8 @@ class StreamWorker:
         cancelled) the heartbeat just stops, lapses, and the others take over its jobs.
         """
         await self.ensure_group()
+        # What the bots need of this model (they have none of their own): the input size, "unsure".
+        await self._redis.set(self.keys.model, ServedModel.of(self.recognizer.bundle).to_json())
         await self._beat()  # before the first read: a consumer without a heartbeat is dead to the others
         leaving = asyncio.Event()
         beating = asyncio.create_task(self._keep_beating(leaving), name=f"foodbot-heartbeat-{self.name}")

@@ -7,12 +7,12 @@ import threading
 from collections.abc import AsyncIterator, Sequence
 
 import pytest
-import torch
 
 from model.bundle import ModelBundle
 from model.queue import InProcessQueue
 from model.recognition import Recognition
 from model.recognizer import Recognizer
+from model.runtime import Pixels
 from tests.conftest import photo
 
 
@@ -21,7 +21,7 @@ class GatedRecognizer(Recognizer):
 
     gate: threading.Event
 
-    def recognize_tensors(self, tensors: Sequence[torch.Tensor]) -> list[Recognition]:
+    def recognize_tensors(self, tensors: Sequence[Pixels]) -> list[Recognition]:
         self.gate.wait(10)
         return super().recognize_tensors(tensors)
 

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import pytest
 from PIL import Image
 from redis.asyncio import Redis
 
-from model.bundle import ModelBundle
+from model.bundle import DEFAULT_SERVED, ModelBundle, ServedModel
 from model.recognition import Recognition
 from model.recognizer import Recognizer
 from model.redis_queue import RedisQueue
@@ -443,3 +444,31 @@ async def test_a_worker_restarted_under_its_name_answers_the_jobs_it_held(
         await bot.close()
     assert answer.error is None and answer.foods[0].key == "espresso"
     assert restarted.answered == 1
+
+
+async def test_the_bot_learns_what_the_workers_serve_even_when_they_start_after_it(
+    url: str, keys: Keys, default_bundle: ModelBundle, serving: Serving
+) -> None:
+    """A bot never loads the model: the input size and "unsure" threshold come from the workers."""
+    redis = Redis.from_url(url)
+    try:
+        await redis.set(keys.model, ServedModel(260, 0.5, "an-older-bundle").to_json())
+        earlier = RedisQueue(url, prefix=keys.prefix)
+        await earlier.start()
+        await earlier.close()
+        await redis.delete(keys.model)
+    finally:
+        await redis.aclose()
+    assert earlier.served == ServedModel(260, 0.5, "an-older-bundle"), "read as the bot starts"
+
+    bot = RedisQueue(url, prefix=keys.prefix)
+    await bot.start()
+    try:
+        assert bot.served == DEFAULT_SERVED, "no worker has said anything yet"
+        serving.start(StreamWorker(Recognizer(default_bundle, "cpu"), url, prefix=keys.prefix))
+        answer = await bot.recognize(coffee_variants(1)[0])
+    finally:
+        await bot.close()
+    assert answer.foods[0].key == "espresso"
+    assert bot.served == ServedModel.of(default_bundle)
+    assert replace(bot.served, bundle_id="") == DEFAULT_SERVED, "the default assumed is the default bundle's"

@@ -6,25 +6,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from model.bundle import ModelBundle
 from model.recognizer import Recognizer
-from model.runtime import OnnxRuntime, TorchRuntime, make_runtime
+from model.runtime import OnnxRuntime, make_runtime
+from model.torch_runtime import TorchRuntime
 from tests.conftest import FOOD_PHOTOS, NON_FOOD_PHOTOS, photo
 
 
 def test_every_built_bundle_has_an_onnx_export(default_bundle: ModelBundle) -> None:
     assert default_bundle.onnx_path is not None
-    assert isinstance(make_runtime(default_bundle, torch.device("cpu")), OnnxRuntime)
-    assert isinstance(make_runtime(default_bundle, torch.device("cpu"), "torch"), TorchRuntime)
+    assert isinstance(make_runtime(default_bundle, "cpu"), OnnxRuntime)
+    assert isinstance(make_runtime(default_bundle, "cpu", "torch"), TorchRuntime)
 
 
 def test_onnx_and_torch_probabilities_agree_on_real_photos(default_bundle: ModelBundle) -> None:
     recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
-    batch = torch.stack([recognizer.preprocess(photo(n)) for n in FOOD_PHOTOS + NON_FOOD_PHOTOS])
+    batch = np.stack([recognizer.preprocess(photo(n)) for n in FOOD_PHOTOS + NON_FOOD_PHOTOS])
     onnx = OnnxRuntime(default_bundle).probabilities(batch)
-    eager = TorchRuntime(default_bundle, torch.device("cpu")).probabilities(batch)
+    eager = TorchRuntime(default_bundle, "cpu").probabilities(batch)
     assert onnx.shape == eager.shape == (len(batch), 1000)
     assert np.abs(onnx - eager).max() < 1e-3
     np.testing.assert_allclose(onnx.sum(axis=1), 1.0, atol=1e-4)
@@ -43,9 +43,9 @@ def test_a_bundle_without_export_falls_back_to_torch(default_bundle: ModelBundle
 
     plain = save_bundle(tmp_path / "plain", default_bundle.state_dict(), default_bundle.meta)
     assert plain.onnx_path is None
-    assert isinstance(make_runtime(plain, torch.device("cpu")), TorchRuntime)
+    assert isinstance(make_runtime(plain, "cpu"), TorchRuntime)
     with pytest.raises(FileNotFoundError, match=r"model\.onnx"):
-        make_runtime(plain, torch.device("cpu"), "onnx")
+        make_runtime(plain, "cpu", "onnx")
 
 
 def test_device_decoding_names_the_same_foods_as_the_cpu_decoder(default_bundle: ModelBundle) -> None:
@@ -68,7 +68,7 @@ def test_onnx_splits_a_batch_over_its_threads_and_keeps_the_order(default_bundle
     recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
     names = FOOD_PHOTOS + NON_FOOD_PHOTOS
     tensors = [recognizer.preprocess(photo(n)) for n in names]
-    whole = OnnxRuntime(default_bundle, threads=1, chunk=len(tensors)).probabilities(torch.stack(tensors))
+    whole = OnnxRuntime(default_bundle, threads=1, chunk=len(tensors)).probabilities(np.stack(tensors))
     for threads, chunk in [(2, 1), (3, 2), (2, 5)]:
         split = OnnxRuntime(default_bundle, threads=threads, chunk=chunk).probabilities(tensors)
         np.testing.assert_allclose(split, whole, atol=1e-5)
@@ -80,9 +80,9 @@ def test_torch_compile_is_an_option_of_the_pytorch_runtime_only(default_bundle: 
     two cores) and leaves the ONNX runtime alone."""
     from torch._dynamo.eval_frame import OptimizedModule
 
-    compiled = make_runtime(default_bundle, torch.device("cpu"), "torch", compile_model=True)
+    compiled = make_runtime(default_bundle, "cpu", "torch", compile_model=True)
     assert isinstance(compiled, TorchRuntime) and compiled.compiled
     assert isinstance(compiled._model, OptimizedModule)
-    plain = make_runtime(default_bundle, torch.device("cpu"), "torch")
+    plain = make_runtime(default_bundle, "cpu", "torch")
     assert isinstance(plain, TorchRuntime) and not isinstance(plain._model, OptimizedModule)
-    assert isinstance(make_runtime(default_bundle, torch.device("cpu"), compile_model=True), OnnxRuntime)
+    assert isinstance(make_runtime(default_bundle, "cpu", compile_model=True), OnnxRuntime)
