@@ -62,7 +62,7 @@ BACKOFF_S = 0.25
 #: A 429 is retried this many times after its `retry_after` before the caller sees it.
 RATE_LIMITER_RETRIES = 3
 #: The share of the limit the bot uses, leaving room for a message's arrival to be late or early.
-HEADROOM = 0.97
+HEADROOM = 0.95
 #: Telegram's limit on paid broadcasts a second.
 PAID_PER_SECOND = 1000
 #: How long a request waits for a free connection before it counts as failed. PTB's default (1 s)
@@ -118,8 +118,8 @@ class RetryingRequest(HTTPXRequest):
 
 
 class Pace:
-    """At most `per_second` starts in any one second, and a tenth of that in any tenth of a second,
-    granted first come, first served.
+    """At most `per_second` starts in any one second, and a fifteenth of that (rounded up) in any
+    fifteenth of a second, granted first come, first served.
 
     A token bucket that holds one token (PTB's limiter as the bot used it) loses capacity whenever the
     event loop wakes a waiter late, which a busy bot does all the time: at 30 a second a few ms of lag
@@ -131,7 +131,7 @@ class Pace:
     def __init__(self, per_second: int) -> None:
         if per_second < 1:
             raise ValueError("a pace lets at least one message through a second")
-        limits = ((per_second, 1.0), (max(1, math.ceil(per_second / 10)), 0.1))
+        limits = ((per_second, 1.0), (max(1, math.ceil(per_second / 15)), 1 / 15))
         #: Each window: its limit, its length, and the starts within it (oldest first).
         self._windows = [(limit, period, deque[float]()) for limit, period in limits]
         self._turn = asyncio.Lock()
@@ -223,7 +223,7 @@ def retry_seconds(exc: RetryAfter) -> float:
 
 
 def message_budget(messages_per_second: float, *, paid: bool = False) -> MessageBudget:
-    """Sends and edits paced at 97 % of `messages_per_second` in any one second (`Pace`)."""
+    """Sends and edits paced at 95 % of `messages_per_second` in any one second (`Pace`)."""
     return MessageBudget(messages_per_second, paid=paid)
 
 
