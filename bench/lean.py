@@ -16,7 +16,7 @@ in this process, with a fresh SQLite database:
 For each: `peak_rss_mb` is VmHWM from the child's /proc/PID/status (the peak since the process began),
 `rss_mb` its VmRSS at the end, `torch_loaded` / `onnxruntime_loaded` whether the library is mapped in the
 process (/proc/PID/maps). `import_s` (replica) is the median over `--imports` fresh interpreters of
-importing what `foodbot run` imports (`bot.cli`, `bot.app`) with the replica's environment.
+importing what `foodbot run` imports (`foodbot.cli`, `bot.app`) with the replica's environment.
 
 Prints one JSON object. To measure other code with this script (e.g. the last commit, exported with
 `git archive HEAD | tar -x -C /tmp/base`), run it with `PYTHONPATH=/tmp/base`: the children then import
@@ -59,7 +59,7 @@ STOP_TIMEOUT_S = 30.0
 _IMPORT_PROBE = """
 import json, os, sys, time
 started = time.perf_counter()
-import bot.cli, bot.app
+import foodbot.cli, bot.app
 took = time.perf_counter() - started
 code = os.path.dirname(os.path.dirname(bot.__file__))
 print(json.dumps({"import_s": took, "code": code, "torch_imported": "torch" in sys.modules}))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.cli import main
+from foodbot.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", "--json", *sys.argv[1:]]))

@@ -70,9 +70,9 @@ async def _fill(url: str, people: int, now: datetime) -> None:
     """Everyone due now, in Oslo; every 20th person ate twice today."""
     from sqlalchemy import insert
 
-    from bot.db.engine import make_engine
-    from bot.db.models import Meal, MealItem, User
-    from bot.local_time import local_date_of
+    from meallog.db.engine import make_engine
+    from meallog.db.models import Meal, MealItem, User
+    from meallog.local_time import local_date_of
 
     engine = make_engine(url)
     due = now - timedelta(seconds=5)
@@ -132,12 +132,12 @@ async def _fill(url: str, people: int, now: datetime) -> None:
 async def run(people: int, rate: float, url: str) -> dict[str, Any]:
     from telegram.ext import ExtBot
 
-    from bot.db.engine import make_engine, make_sessionmaker
-    from bot.migrate import upgrade_database
-    from bot.nutrition import default_table
     from bot.schedule import SummaryScheduler
-    from bot.store.summaries import SummaryStore
     from bot.telegram_io import message_budget
+    from meallog.db.engine import make_engine, make_sessionmaker
+    from meallog.migrate import upgrade_database
+    from meallog.nutrition import default_table
+    from meallog.store.summaries import SummaryStore
 
     upgrade_database(url)
     now = datetime(2026, 6, 1, 19, 0, 10, tzinfo=UTC)  # 21:00:10 in Oslo

@@ -30,7 +30,6 @@ from telegram.ext import (
 )
 
 from bot.callbacks import Action, pattern
-from bot.db.engine import make_engine, make_sessionmaker
 from bot.error_report import admin_reporter
 from bot.handlers.access import check_access, on_added_to_group
 from bot.handlers.buttons import on_press
@@ -60,19 +59,20 @@ from bot.journal import (
     note_failure,
 )
 from bot.lanes import Lanes
-from bot.migrate import upgrade_database
 from bot.model_setup import configured_bundle, make_recognizer
-from bot.nutrition import default_table
 from bot.schedule import CLOCK_KEY, clock_of, schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
-from bot.store.account import AccountStore
-from bot.store.meals import MealStore
-from bot.store.people import PeopleStore
-from bot.store.summaries import SummaryStore
-from bot.store.updates import UpdateStore
-from bot.summary_times import utc_now
 from bot.telegram_io import RetryingRequest, message_budget
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.migrate import upgrade_database
+from meallog.nutrition import default_table
+from meallog.store.account import AccountStore
+from meallog.store.meals import MealStore
+from meallog.store.people import PeopleStore
+from meallog.store.summaries import SummaryStore
+from meallog.store.updates import UpdateStore
+from meallog.summary_times import utc_now
 from model.metrics import serve_metrics
 from model.queue import InProcessQueue, RecognitionQueue
 from model.redis_queue import RedisQueue

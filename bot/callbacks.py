@@ -4,7 +4,7 @@ Anyone can send any callback data, so a press is parsed into a typed `Press` or 
 the meal is checked by the meal log, not trusted from the data. Format: `action:meal_id:item_id:arg`
 (unused parts empty), e.g. `x:42:7:h` = scale item 7 of meal 42 by one half, and on a draft's card
 `:version` after it (`x:42:7:h:3`): the draft's version the card showed, so a double tap or a replayed
-press changes the meal once (`bot.store.meals.StaleCard`).
+press changes the meal once (`meallog.store.meals.StaleCard`).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every update handled once, none lost: the Telegram half of the journal (`bot.store.updates`).
+"""Every update handled once, none lost: the Telegram half of the journal (`meallog.store.updates`).
 
 * `JournalQueue` is the Application's update queue. PTB's poller and webhook handler put each update
   there; it is recorded in the database first. The poller confirms updates to Telegram (the next
@@ -34,7 +34,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
 
 from bot.lanes import Lanes
-from bot.store.updates import KEEP, UpdateStore
+from meallog.store.updates import KEEP, UpdateStore
 
 _LOGGER = logging.getLogger(__name__)
 

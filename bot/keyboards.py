@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import Action, encode, encode_person
-from bot.goals import ACTIVITY_NAMES, Activity
-from bot.nutrition import Food
-from bot.render import day_page
-from bot.store.views import ItemView, MealView
-from bot.text_fit import Page
+from meallog.goals import ACTIVITY_NAMES, Activity
+from meallog.nutrition import Food
+from meallog.render import day_page
+from meallog.store.views import ItemView, MealView
+from meallog.text_fit import Page
 
 #: How many of the model's other guesses an item's options offer.
 ALTERNATIVES_SHOWN = 3

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.nutrition import NutritionTable
 from bot.settings import Settings
+from meallog.nutrition import NutritionTable
 from model.bundle import ModelBundle, load_bundle
 from model.default_bundle import ensure_default_bundle
 

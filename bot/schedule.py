@@ -6,7 +6,7 @@ Exactly once per person per local day, with any number of bot processes on one d
   one conditional UPDATE (`SummaryStore.claim_due_summaries`, SKIP LOCKED on PostgreSQL), a batch at a
   time, while sender tasks work through the batch already claimed;
 * a summary sent (or deliberately silent) moves the person's due time to the same wall time on the
-  next calendar day (`bot.summary_times`: DST neither skips nor doubles a day);
+  next calendar day (`meallog.summary_times`: DST neither skips nor doubles a day);
 * a summary found due after its local day is over (the bot was down) is skipped, and today's is
   planned instead, due at once if today's time has passed too;
 * a person not on a non-empty `ALLOWED_USER_IDS` (met before the list was set) is treated like a silent
@@ -40,11 +40,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
 
-from bot.store.summaries import SummaryStore
-from bot.store.views import SummaryClaim, SummaryOutcome
-from bot.summaries import daily_message
-from bot.summary_times import catch_up_day, next_due, resume_due, sums_up_yesterday, utc_now
 from bot.telegram_io import retry_seconds
+from meallog.store.summaries import SummaryStore
+from meallog.store.views import SummaryClaim, SummaryOutcome
+from meallog.summaries import daily_message
+from meallog.summary_times import catch_up_day, next_due, resume_due, sums_up_yesterday, utc_now
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -12,12 +12,12 @@ from typing import Any
 from telegram.ext import CallbackContext
 
 from bot.lanes import Lanes
-from bot.nutrition import NutritionTable
 from bot.settings import Settings
-from bot.store.account import AccountStore
-from bot.store.meals import MealStore
-from bot.store.people import PeopleStore
-from bot.store.summaries import SummaryStore
+from meallog.nutrition import NutritionTable
+from meallog.store.account import AccountStore
+from meallog.store.meals import MealStore
+from meallog.store.people import PeopleStore
+from meallog.store.summaries import SummaryStore
 from model.queue import RecognitionQueue
 
 SERVICES_KEY = "foodbot.services"
@@ -28,7 +28,7 @@ class Services:
     """Everything a handler needs besides the update."""
 
     settings: Settings
-    #: The stores (`bot.store`), one a concern, all over the same database.
+    #: The stores (`meallog.store`), one a concern, all over the same database.
     people: PeopleStore
     meals: MealStore
     summaries: SummaryStore

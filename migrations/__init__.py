@@ -1,1 +1,1 @@
-"""The Alembic environment and versions of the meal log's schema (run them with `bot.migrate`)."""
+"""The Alembic environment and versions of the meal log's schema (run them with `meallog.migrate`)."""

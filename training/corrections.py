@@ -1,7 +1,7 @@
 """`foodbot export-corrections`: the photos people corrected, as a dataset to train on.
 
 The bot keeps one correction row per food a person changed, removed or added on a photo's meal
-card (bot/store/corrections.py). Here they are grouped by photo into one manifest entry each:
+card (meallog/store/corrections.py). Here they are grouped by photo into one manifest entry each:
 
 * ``labels``: the foods the photo shows, as far as people told us. For a meal that is still saved, every
   food on it (saving confirmed the ones left as the model said); otherwise the foods people chose or
@@ -28,9 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.store.corrections import CorrectionStore
-from bot.store.meals import MealStore
-from bot.store.views import CorrectionView
+from meallog.store.corrections import CorrectionStore
+from meallog.store.meals import MealStore
+from meallog.store.views import CorrectionView
 from model.images import ImageDecodeError, decode_image, image_format
 from training.datasets import MANIFEST_FILE, MANIFEST_FORMAT
 

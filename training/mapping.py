@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.nutrition import NutritionTable
+from meallog.nutrition import NutritionTable
 
 #: Mapping files shipped for known datasets, by layout.
 SHIPPED = {"food101": Path(__file__).parent / "mappings" / "food101.csv"}

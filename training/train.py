@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from bot.nutrition import NutritionTable, default_table
+from meallog.nutrition import NutritionTable, default_table
 from model.bundle import BundleError, BundleMeta, DataConfig, load_bundle
 from model.device import resolve_device
 from model.preprocess import build_transform

@@ -12,12 +12,12 @@ from bot.handlers.cards import card_view, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
-from bot.local_time import local_date_of
-from bot.render import day_text, item_prompt, macros_line
 from bot.services import Services, services
-from bot.store.items import MAX_ITEMS
-from bot.store.meals import StaleCard, TooManyItems
-from bot.store.views import MealView
+from meallog.local_time import local_date_of
+from meallog.render import day_text, item_prompt, macros_line
+from meallog.store.items import MAX_ITEMS
+from meallog.store.meals import StaleCard, TooManyItems
+from meallog.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
 

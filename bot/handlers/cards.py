@@ -10,9 +10,9 @@ from telegram.error import BadRequest
 
 from bot.handlers.common import Context
 from bot.keyboards import card_keyboard
-from bot.render import meal_card
 from bot.services import Services
-from bot.store.views import MealView
+from meallog.render import meal_card
+from meallog.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -13,11 +13,11 @@ from bot.callbacks import Action
 from bot.handlers.common import Context, sender
 from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
-from bot.local_time import local_date_of
-from bot.render import day_text, macros_line
 from bot.schedule import now_of
-from bot.text_fit import ECHO_CHARS, clip
-from bot.timezones import resolve_timezone, suggest_timezones
+from meallog.local_time import local_date_of
+from meallog.render import day_text, macros_line
+from meallog.text_fit import ECHO_CHARS, clip
+from meallog.timezones import resolve_timezone, suggest_timezones
 
 COMMANDS = [
     BotCommand("today", "today's meals and totals"),

@@ -9,7 +9,7 @@ from telegram import Message, Update
 from telegram.ext import CallbackContext
 
 from bot.services import Services, services
-from bot.store.views import UserView
+from meallog.store.views import UserView
 
 Context = CallbackContext[Any, Any, Any, Any]
 

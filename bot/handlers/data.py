@@ -6,12 +6,12 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
-from bot.export import meals_csv
 from bot.handlers.common import Context, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import forget_keyboard
 from bot.schedule import now_of
-from bot.summary_times import local_day
+from meallog.export import meals_csv
+from meallog.summary_times import local_day
 
 FORGET_ASK = (
     "⚠️ <b>Delete everything I hold about you?</b>\n"

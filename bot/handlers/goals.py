@@ -1,4 +1,4 @@
-"""`/goal`: daily kcal and protein/fat/carb targets, typed or computed (Mifflin-St Jeor, see bot.goals).
+"""`/goal`: daily kcal and protein/fat/carb targets, typed or computed (Mifflin-St Jeor, see meallog.goals).
 
 The steps of the computation (sex, then typed age/height/weight, activity, aim) keep their answers in
 the person's pending prompt in the database, so any bot process can take the next step.
@@ -12,7 +12,17 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
-from bot.goals import (
+from bot.handlers.common import Context, Sender, sender
+from bot.handlers.presses import STALE, menu_press
+from bot.handlers.settings import looks_like_food
+from bot.keyboards import (
+    activity_keyboard,
+    aim_keyboard,
+    goal_proposal_keyboard,
+    goal_start_keyboard,
+    sex_keyboard,
+)
+from meallog.goals import (
     ACTIVITY_FACTORS,
     ACTIVITY_NAMES,
     Activity,
@@ -24,16 +34,6 @@ from bot.goals import (
     mifflin_st_jeor,
     parse_body,
     parse_typed_goals,
-)
-from bot.handlers.common import Context, Sender, sender
-from bot.handlers.presses import STALE, menu_press
-from bot.handlers.settings import looks_like_food
-from bot.keyboards import (
-    activity_keyboard,
-    aim_keyboard,
-    goal_proposal_keyboard,
-    goal_start_keyboard,
-    sex_keyboard,
 )
 
 TYPE_HINT = (

@@ -11,20 +11,20 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import MOVES, Action
-from bot.charts import week_chart_png
-from bot.goals import Goals
 from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import ALREADY_DONE, STALE, menu_press
 from bot.keyboards import back_keyboard, history_keyboard, parse_day_arg, when_keyboard
-from bot.portions import Macros
-from bot.render import day_text
 from bot.schedule import now_of
 from bot.services import services
-from bot.store.meals import StaleCard
-from bot.store.views import MealView
-from bot.summary_times import local_day, parse_when
-from bot.text_fit import MAX_CAPTION, fit_html
+from meallog.charts import week_chart_png
+from meallog.goals import Goals
+from meallog.portions import Macros
+from meallog.render import day_text
+from meallog.store.meals import StaleCard
+from meallog.store.views import MealView
+from meallog.summary_times import local_day, parse_when
+from meallog.text_fit import MAX_CAPTION, fit_html
 
 GONE = "That meal is no longer there."
 NOT_A_DRAFT = "This meal is already saved."

@@ -22,8 +22,8 @@ from bot.handlers.cards import card_view, edit_message, send_card
 from bot.handlers.common import Context, Sender, sender
 from bot.journal import tried_before
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
-from bot.store.views import NewItem
 from bot.telegram_io import typing_while_slow
+from meallog.store.views import NewItem
 from model.images import image_format
 from model.recognition import Recognition
 

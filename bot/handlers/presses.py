@@ -10,7 +10,7 @@ from bot.callbacks import Press, decode_person
 from bot.handlers.cards import edit_message
 from bot.handlers.common import Context
 from bot.services import Services, services
-from bot.store.views import UserView
+from meallog.store.views import UserView
 
 STALE = "This button is out of date."
 #: The answer to a press made on an older state of a draft (a double tap, a press delivered twice).

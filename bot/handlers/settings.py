@@ -14,18 +14,18 @@ from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
-from bot.goals import Goals
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
-from bot.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from bot.schedule import now_of
-from bot.store.people import PeopleStore
-from bot.store.views import UserView
-from bot.summaries import EMPTY_DAY_KEY, empty_day_choice
-from bot.summary_times import minute_text, summary_time_text
-from bot.text_fit import ECHO_CHARS, clip
-from bot.timezones import resolve_timezone, suggest_timezones
+from meallog.goals import Goals
+from meallog.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
+from meallog.store.people import PeopleStore
+from meallog.store.views import UserView
+from meallog.summaries import EMPTY_DAY_KEY, empty_day_choice
+from meallog.summary_times import minute_text, summary_time_text
+from meallog.text_fit import ECHO_CHARS, clip
+from meallog.timezones import resolve_timezone, suggest_timezones
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
-from bot.goals import Goals
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.goals import answer_body, answer_typed_goals
 from bot.handlers.history import answer_meal_time
@@ -16,8 +15,9 @@ from bot.handlers.text import on_text
 from bot.keyboards import CANCEL
 from bot.schedule import now_of
 from bot.services import services
-from bot.summaries import nudge_text, summary_text
-from bot.summary_times import local_day
+from meallog.goals import Goals
+from meallog.summaries import nudge_text, summary_text
+from meallog.summary_times import local_day
 
 #: Pending prompt kind → its answer; an answer returns False when the text was not for it.
 PROMPTS: dict[str, Callable[[Sender, Context], Awaitable[bool]]] = {

@@ -14,11 +14,11 @@ from bot.handlers.cards import retire_card, send_card
 from bot.handlers.common import Context, sender
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
-from bot.nutrition import NutritionTable
-from bot.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from bot.services import Services
-from bot.store.views import MealView, NewItem
-from bot.text_fit import ECHO_CHARS, clip
+from meallog.nutrition import NutritionTable
+from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
+from meallog.store.views import MealView, NewItem
+from meallog.text_fit import ECHO_CHARS, clip
 
 _LOGGER = logging.getLogger(__name__)
 

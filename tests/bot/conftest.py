@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
-from bot.db.engine import make_sessionmaker
-from bot.migrate import upgrade_database
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
-from bot.store.corrections import CorrectionStore
+from meallog.db.engine import make_sessionmaker
+from meallog.migrate import upgrade_database
+from meallog.store.corrections import CorrectionStore
 from model.bundle import ModelBundle
 from tests.services import postgres_url, scratch_postgres_database
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser

@@ -18,11 +18,11 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
-from bot.db.engine import make_engine, make_sessionmaker
-from bot.nutrition import default_table
 from bot.schedule import SummaryScheduler, TickReport
-from bot.store.summaries import SummaryStore
 from bot.telegram_io import message_budget
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.nutrition import default_table
+from meallog.store.summaries import SummaryStore
 
 
 async def main(url: str, root: str, token: str, now: datetime, rate: float, batch: int) -> TickReport:

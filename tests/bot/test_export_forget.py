@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, or_, select
 
-from bot.db.engine import make_engine
-from bot.db.models import Base
-from bot.store.views import NewItem
+from meallog.db.engine import make_engine
+from meallog.db.models import Base
+from meallog.store.views import NewItem
 from tests.bot.conftest import (
     App,
     StartBot,

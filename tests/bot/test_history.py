@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from bot.store.views import NewItem
+from meallog.store.views import NewItem
 from tests.bot.conftest import (
     App,
     StartBot,

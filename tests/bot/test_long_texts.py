@@ -11,16 +11,16 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import cycle, islice
 from zoneinfo import ZoneInfo
 
-from bot.goals import Goals
 from bot.handlers.history import week_caption
 from bot.keyboards import day_keyboard, history_keyboard
-from bot.nutrition import default_table
-from bot.portions import Macros
-from bot.render import MEALS_PER_PAGE, day_text, meal_card
-from bot.store.items import MAX_ITEMS
-from bot.store.views import ItemView, MealView, NewItem
-from bot.summaries import summary_text
-from bot.text_fit import MAX_CAPTION, MAX_TEXT
+from meallog.goals import Goals
+from meallog.nutrition import default_table
+from meallog.portions import Macros
+from meallog.render import MEALS_PER_PAGE, day_text, meal_card
+from meallog.store.items import MAX_ITEMS
+from meallog.store.views import ItemView, MealView, NewItem
+from meallog.summaries import summary_text
+from meallog.text_fit import MAX_CAPTION, MAX_TEXT
 from tests.bot.conftest import App, StartBot, control_clock, press, services_of
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser, formatting
 

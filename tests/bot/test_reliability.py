@@ -15,15 +15,15 @@ from sqlalchemy.exc import OperationalError
 
 import bot.handlers.photos
 import bot.journal
-from bot.db.engine import make_engine, make_sessionmaker
 from bot.handlers.access import PRIVATE_ONLY
 from bot.handlers.edits import NOT_FOLLOWED, SAVED
 from bot.handlers.other import VENUE
 from bot.handlers.photos import BACKLOG, TAKING_LONG, TOO_BIG
 from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import forget_keyboard
-from bot.migrate import upgrade_database
-from bot.store.updates import UpdateStore
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.migrate import upgrade_database
+from meallog.store.updates import UpdateStore
 from model.recognition import Recognition
 from tests.bot.conftest import App, StartBot, press, services_of
 from tests.conftest import photo

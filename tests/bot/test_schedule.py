@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.schedule import JOB_NAME, summary_tick
-from bot.store.views import NewItem
+from meallog.store.views import NewItem
 from tests.bot.conftest import (
     App,
     FakeClock,

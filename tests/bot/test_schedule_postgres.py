@@ -15,12 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bot.db.engine import make_engine, make_sessionmaker
-from bot.db.models import User
-from bot.migrate import upgrade_database
-from bot.nutrition import default_table
-from bot.store.meals import MealStore
-from bot.store.views import NewItem
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.db.models import User
+from meallog.migrate import upgrade_database
+from meallog.nutrition import default_table
+from meallog.store.meals import MealStore
+from meallog.store.views import NewItem
 from tests.telegram_fake import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.summary_times import WhenError, parse_when
+from meallog.summary_times import WhenError, parse_when
 from tests.bot.conftest import StartBot, ask_body, ask_meal_time, control_clock, press, services_of
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
+from foodbot.cli import main
 from model.bundle import ModelBundle, load_bundle
 from tests.training.conftest import Trained
 from tests.training.synth import make_coco, make_folder, make_image

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
-from bot.db.engine import make_engine, make_sessionmaker
-from bot.migrate import upgrade_database
-from bot.nutrition import default_table
-from bot.store.meals import MealStore
-from bot.store.people import PeopleStore
-from bot.store.views import NewItem
+from foodbot.cli import main
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.migrate import upgrade_database
+from meallog.nutrition import default_table
+from meallog.store.meals import MealStore
+from meallog.store.people import PeopleStore
+from meallog.store.views import NewItem
 from model.recognition import RankedFood, Recognition
 from tests.telegram_fake import FakeTelegram
 from tests.training.synth import make_image

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from bot.nutrition import default_table
+from meallog.nutrition import default_table
 from tests.training.synth import CLASSES, make_coco, make_folder, make_food101
 from training.datasets import (
     DatasetError,

@@ -1,0 +1,158 @@
+"""The `foodbot` command: one entry point with a subcommand per job.
+
+foodbot run                      the bot
+foodbot predict IMAGE... [--json] [--top N]
+foodbot model build-default [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.settings import Settings
+from foodbot import training_commands
+
+_LOGGER = logging.getLogger(__name__)
+
+TOKEN_HELP = """\
+foodbot needs a Telegram bot token to run.
+  1. In Telegram, talk to @BotFather, send /newbot and follow the steps; it answers with a token
+     that looks like 123456789:AAH...
+  2. Put it in a file named .env in this folder (copy .env.example to start from):
+       TELEGRAM_BOT_TOKEN=123456789:AAH...
+  3. Run `make run` again."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="foodbot", description="A Telegram bot that sees food.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("run", help="run the bot (migrates the database first)")
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+
+    bench = sub.add_parser("bench", help="measure recognition speed on this machine")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--device", choices=["auto", "cpu", "cuda"], help="override DEVICE")
+    bench.add_argument("--size", type=int, choices=[320, 800, 1280], default=320, help="photo width (320)")
+    bench.add_argument("--seconds", type=float, default=10.0, help="time per measurement (10)")
+
+    worker = sub.add_parser("worker", help="serve recognition jobs from Redis (QUEUE_URL)")
+    worker.add_argument("--name", help="consumer name (default: host-pid)")
+    worker.add_argument("--max-batch", type=int, default=32, help="photos per forward pass (32)")
+    worker.add_argument("--max-wait-ms", type=int, default=10, help="wait for a batch to fill (10)")
+    worker.add_argument(
+        "--heartbeat-ms",
+        type=int,
+        default=1000,
+        help="heartbeat interval; a worker that misses 3 beats is dead and its jobs are taken over (1000)",
+    )
+    worker.add_argument(
+        "--claim-idle-ms",
+        type=int,
+        default=30_000,
+        help="take over jobs left unacknowledged this long, from a worker alive but stuck (30000)",
+    )
+
+    predict = sub.add_parser("predict", help="recognize food in photos and print portions and macros")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--json", action="store_true", help="print one JSON array")
+    predict.add_argument("--top", type=int, default=3, metavar="N", help="foods to list per photo (3)")
+
+    model = sub.add_parser("model", help="model bundles")
+    model_sub = model.add_subparsers(dest="model_command", required=True)
+    build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
+    build.add_argument("--force", action="store_true", help="rebuild even when it exists")
+    training_commands.add_commands(sub)
+    return parser
+
+
+def _settings() -> Settings | None:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")  # pydantic's prefix to our validators' own
+            print(f"Configuration error in {key}: {message} (see .env.example)", file=sys.stderr)
+        return None
+
+
+def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token is None:
+        print(TOKEN_HELP, file=sys.stderr)
+        return 2
+    from bot.app import run_bot
+
+    return run_bot(settings)
+
+
+def _build_default(settings: Settings, force: bool) -> int:
+    from model.bundle import load_bundle  # keep `foodbot run --help` fast
+    from model.default_bundle import build_default_bundle
+
+    path = settings.default_model_dir
+    if (path / "bundle.json").is_file() and not force:
+        print(f"{path}: {load_bundle(path).id} (exists; --force rebuilds)")
+        return 0
+    bundle = build_default_bundle(path)
+    print(f"{path}: {bundle.id}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = _settings()
+    if settings is None:
+        return 2
+    if args.command == "run":
+        return _run(settings)
+    if args.command == "bench":
+        from foodbot.bench_command import run_bench_command
+
+        return run_bench_command(
+            settings, as_json=args.json, device=args.device, size=args.size, seconds=args.seconds
+        )
+    if args.command == "worker":
+        from foodbot.worker_command import run_worker
+
+        return run_worker(
+            settings,
+            name=args.name,
+            max_batch=args.max_batch,
+            max_wait_ms=args.max_wait_ms,
+            claim_idle_ms=args.claim_idle_ms,
+            heartbeat_ms=args.heartbeat_ms,
+        )
+    if args.command == "migrate":
+        from meallog.migrate import upgrade_database
+
+        upgrade_database(settings.database_url)
+        print("Database is up to date.")
+        return 0
+    if args.command == "predict":
+        from foodbot.predict_command import run_predict
+
+        if args.top < 1:
+            print("--top must be at least 1", file=sys.stderr)
+            return 2
+        return run_predict(args.images, args.json, args.top, settings, sys.stdout)
+    if args.command == "model" and args.model_command == "build-default":
+        return _build_default(settings, args.force)
+    if args.command in training_commands.COMMANDS:
+        return training_commands.run(args, settings)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

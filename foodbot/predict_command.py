@@ -1,0 +1,143 @@
+"""`foodbot predict IMAGE... [--json] [--top N]`: recognize photos from the command line.
+
+Each file is answered on its own: a missing or unreadable file gets a clear error line while the others
+still get their foods; the exit status is 1 only when some file failed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.model_setup import make_recognizer
+from bot.settings import Settings
+from meallog.meal_estimate import MealEstimate, estimate_meal
+from meallog.nutrition import NutritionTable, default_table
+from meallog.portions import Macros
+from model.recognition import Recognition
+
+#: Photos per forward pass; bounds memory when many files are given.
+BATCH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """One file's outcome: an estimate, or an error sentence."""
+
+    file: str
+    estimate: MealEstimate | None
+    error: str | None
+
+
+def _read(path: str) -> bytes | str:
+    """The file's bytes, or an error sentence a person understands."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return "no such file"
+    except IsADirectoryError:
+        return "is a directory, not a photo"
+    except OSError as exc:
+        return f"cannot read it ({exc.strerror or exc})"
+
+
+def predict_files(paths: list[str], settings: Settings, table: NutritionTable, top: int) -> list[FileResult]:
+    """Recognize the given files in batches; results come back in the order of `paths`."""
+    loaded = [(p, _read(p)) for p in paths]
+    readable = [(p, data) for p, data in loaded if isinstance(data, bytes)]
+    recognitions: dict[int, Recognition] = {}
+    if readable:
+        progress = lambda line: print(line, file=sys.stderr)  # noqa: E731
+        recognizer = make_recognizer(settings, table, progress=progress, top_k=top)
+        for start in range(0, len(readable), BATCH):
+            chunk = readable[start : start + BATCH]
+            for offset, rec in enumerate(recognizer.predict([data for _, data in chunk])):
+                recognitions[start + offset] = rec
+    results: list[FileResult] = []
+    index = 0
+    for path, data in loaded:
+        if isinstance(data, str):
+            results.append(FileResult(path, None, data))
+            continue
+        rec = recognitions[index]
+        index += 1
+        if rec.error:
+            results.append(FileResult(path, None, rec.error))
+        else:
+            results.append(FileResult(path, estimate_meal(rec, table), None))
+    return results
+
+
+def _macros_json(m: Macros) -> dict[str, float]:
+    return {
+        "kcal": round(m.kcal, 1),
+        "protein_g": round(m.protein_g, 1),
+        "fat_g": round(m.fat_g, 1),
+        "carbs_g": round(m.carbs_g, 1),
+    }
+
+
+def result_json(result: FileResult) -> dict[str, Any]:
+    """The `--json` object for one file (schema in the README)."""
+    est = result.estimate
+    foods = []
+    for food in est.foods if est else ():
+        foods.append(
+            {
+                "key": food.key,
+                "name": food.name,
+                "confidence": round(food.confidence, 4),
+                "present": food.present,
+                "grams": food.grams,
+                **(
+                    _macros_json(food.macros)
+                    if food.macros
+                    else dict.fromkeys(("kcal", "protein_g", "fat_g", "carbs_g"))
+                ),
+            }
+        )
+    return {
+        "file": result.file,
+        "foods": foods,
+        "total": _macros_json(est.total) if est else None,
+        "no_food": est.no_food if est else False,
+        "error": result.error,
+    }
+
+
+def _macros_text(m: Macros) -> str:
+    return f"{m.kcal:.0f} kcal · protein {m.protein_g:.1f} g · fat {m.fat_g:.1f} g · carbs {m.carbs_g:.1f} g"
+
+
+def write_text(results: list[FileResult], out: TextIO) -> None:
+    """Human-readable output: per file the ranked foods with portions, then the meal total."""
+    for result in results:
+        print(result.file, file=out)
+        est = result.estimate
+        if est is None:
+            print(f"  error: {result.error}", file=out)
+        elif est.no_food:
+            print("  no food found", file=out)
+        else:
+            for food in est.foods:
+                mark = "*" if food.present else " "
+                portion = (
+                    f"{food.portion_name}, {food.grams:g} g" if food.portion_name else f"{food.grams:g} g"
+                )
+                macros = _macros_text(food.macros) if food.macros else "not in the nutrition table"
+                print(f" {mark} {food.name:<24} {food.confidence:6.1%}  {portion:<28} {macros}", file=out)
+            print(f"  meal (* foods): {_macros_text(est.total)}", file=out)
+
+
+def run_predict(paths: list[str], as_json: bool, top: int, settings: Settings, out: TextIO) -> int:
+    """The command: 0 when every file was read, 1 when any failed."""
+    results = predict_files(paths, settings, default_table(), top)
+    if as_json:
+        json.dump([result_json(r) for r in results], out, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        write_text(results, out)
+    return 1 if any(r.error for r in results) else 0

@@ -1,0 +1,61 @@
+"""`foodbot worker`: serve recognition jobs from Redis Streams until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.model_setup import make_recognizer
+from bot.settings import Settings
+from meallog.nutrition import default_table
+from model.metrics import serve_metrics
+from model.worker import HEARTBEAT_MS, StreamWorker
+
+_LOGGER = logging.getLogger(__name__)
+
+
+async def _serve(worker: StreamWorker) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.run(stop)
+
+
+def run_worker(
+    settings: Settings,
+    *,
+    name: str | None,
+    max_batch: int,
+    max_wait_ms: int,
+    claim_idle_ms: int,
+    heartbeat_ms: int = HEARTBEAT_MS,
+) -> int:
+    """Load the model, then serve; returns the exit status.
+
+    `heartbeat_ms` sets how fast this worker's death is noticed (after three missed beats);
+    `claim_idle_ms` is the backstop for a worker that is alive but stuck.
+    """
+    if not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        print("foodbot worker needs QUEUE_URL=redis://host:6379/0 (the same as the bot's).", file=sys.stderr)
+        return 2
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port)
+    recognizer = make_recognizer(
+        settings, default_table(), progress=lambda line: print(line, file=sys.stderr)
+    )
+    worker = StreamWorker(
+        recognizer,
+        settings.queue_url,
+        prefix=settings.queue_prefix,
+        name=name,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        claim_idle_ms=claim_idle_ms,
+        heartbeat_ms=heartbeat_ms,
+    )
+    print(f"worker {worker.name} ready ({recognizer.runtime.name})", file=sys.stderr, flush=True)
+    asyncio.run(_serve(worker))
+    return 0

@@ -1,0 +1,244 @@
+"""The nutrition table: what a food is called and what 100 g of it holds.
+
+The table ships with the package as `meallog/data/nutrition.csv` (built from USDA FoodData Central by
+`scripts/build_nutrition_table.py`; every row cites its FDC id). The model's labels and the words people type
+are both keys into it:
+
+    table = default_table()
+    egg = table["egg"]                  # KeyError if absent; table.get("egg") gives None instead
+    table.search("capucino")            # [Food(key='cappuccino', ...), ...], best first; [] for nonsense
+
+Values are per 100 g; `portion_g`/`portion_name` are the default serving ("1 large egg", 50 g). Turning grams
+into macros is `meallog.portions`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+COLUMNS = (
+    "key",
+    "name",
+    "aliases",
+    "kcal",
+    "protein_g",
+    "fat_g",
+    "carbs_g",
+    "portion_g",
+    "portion_name",
+    "fdc_id",
+    "source",
+)
+
+# A fuzzy match must score at least this (0-100) to count. 85 lets one or two typos through ("capucino",
+# "spagetti bolognese", "avacado") and keeps look-alike words out ("hello" is not "jello": 80).
+SEARCH_CUTOFF = 85.0
+
+_KEY = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+
+class NutritionTableError(ValueError):
+    """The CSV cannot be used; the message names the file, line and row."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Food:
+    """One food of the table; energy and macros per 100 g, plus its default portion."""
+
+    key: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    kcal: float
+    protein_g: float
+    fat_g: float
+    carbs_g: float
+    portion_g: float
+    portion_name: str
+    fdc_id: int = 0
+    source: str = ""
+
+
+def _normalize(text: str) -> str:
+    """Lower-case ASCII words separated by single spaces: "Crème-brûlée" and "creme_brulee" meet."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return " ".join(re.sub(r"[^a-z0-9&%]+", " ", text).split())
+
+
+def _singulars(term: str) -> list[str]:
+    """The term and, if its last word looks plural, the term with that word made singular."""
+    head, _, last = term.rpartition(" ")
+    guesses = [last]
+    if last.endswith("ies") and len(last) > 4:
+        guesses.append(last[:-3] + "y")
+    if last.endswith("oes") and len(last) > 4:
+        guesses.append(last[:-2])
+    if last.endswith("s") and len(last) > 3 and not last.endswith(("ss", "us")):
+        guesses.append(last[:-1])
+    return list(dict.fromkeys(f"{head} {guess}" if head else guess for guess in guesses))
+
+
+def _score(query: str, choice: str, **_: object) -> float:
+    """Edit similarity, or word-set similarity when all the words of one side are in the other.
+
+    Edit similarity forgives typos ("capucino"); word sets find "chicken breast" for "grilled chicken
+    breast" and offer "brown rice" and "fried rice" for "rice", without letting "tea" match "steak".
+    """
+    return max(fuzz.ratio(query, choice), fuzz.token_set_ratio(query, choice))
+
+
+class NutritionTable:
+    """All foods by key, with exact and fuzzy lookup by what people call them."""
+
+    def __init__(self, foods: Iterable[Food]) -> None:
+        self._foods: dict[str, Food] = {}
+        for food in foods:
+            if food.key in self._foods:
+                raise NutritionTableError(f"food {food.key!r} is in the table twice")
+            self._foods[food.key] = food
+        # Every way to call a food, normalized, in order of authority: keys, then names, then aliases.
+        self._terms: list[str] = []
+        self._term_foods: list[Food] = []
+        self._exact: dict[str, list[Food]] = {}
+        ways = (
+            lambda food: (food.key.replace("_", " "),),
+            lambda food: (food.name,),
+            lambda food: food.aliases,
+        )
+        for names_of in ways:
+            for food in self._foods.values():
+                for name in names_of(food):
+                    term = _normalize(name)
+                    if not term:
+                        continue
+                    self._terms.append(term)
+                    self._term_foods.append(food)
+                    matches = self._exact.setdefault(term, [])
+                    if food not in matches:
+                        matches.append(food)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> NutritionTable:
+        """Read a table CSV; by default the one packaged as `meallog/data/nutrition.csv`.
+
+        Every row is checked (numbers finite and not negative, portion above 0, a valid key) so that a bad
+        edit fails at start-up with the line at fault rather than later as a wrong calorie count.
+        """
+        if path is None:
+            label = "meallog/data/nutrition.csv"
+            text = resources.files("meallog").joinpath("data", "nutrition.csv").read_text(encoding="utf-8")
+        else:
+            label = str(path)
+            text = path.read_text(encoding="utf-8")
+        return cls(_parse(text, label))
+
+    def get(self, key: str) -> Food | None:
+        """The food with this key, or None."""
+        return self._foods.get(key)
+
+    def __getitem__(self, key: str) -> Food:
+        return self._foods[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._foods
+
+    def __len__(self) -> int:
+        return len(self._foods)
+
+    def __iter__(self) -> Iterator[Food]:
+        return iter(self._foods.values())
+
+    def search(self, query: str, limit: int = 5) -> list[Food]:
+        """Foods the query may mean, best first, at most `limit`; empty when nothing is close enough.
+
+        A key, name or alias equal to the query (or to its singular: "eggs" is "egg") comes first; fuzzy
+        matches over keys, names and aliases follow, so typos and longer phrasings still find their food.
+        """
+        term = _normalize(query)
+        if not term or limit <= 0:
+            return []
+        found: dict[str, Food] = {}
+        for variant in _singulars(term):
+            for food in self._exact.get(variant, ()):
+                found.setdefault(food.key, food)
+        matches = process.extract(term, self._terms, scorer=_score, score_cutoff=SEARCH_CUTOFF, limit=None)
+        # Best score first; among equals, the term closest in length to the query, then table order (keys
+        # before names before aliases), so results are stable from run to run.
+        matches.sort(key=lambda match: (-match[1], abs(len(match[0]) - len(term)), match[2]))
+        for _, _, index in matches:
+            if len(found) >= limit:
+                break
+            food = self._term_foods[index]
+            found.setdefault(food.key, food)
+        return list(found.values())[:limit]
+
+
+def _parse(text: str, label: str) -> list[Food]:
+    """Rows of a table CSV as foods; raises NutritionTableError naming the first bad row."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if tuple(reader.fieldnames or ()) != COLUMNS:
+        raise NutritionTableError(f"{label}: columns must be {','.join(COLUMNS)}, got {reader.fieldnames}")
+    foods: list[Food] = []
+    lines: dict[str, int] = {}
+    for raw in reader:
+        where = f"{label}:{reader.line_num}: row {raw.get('key')!r}"
+        if None in raw or any(value is None for value in raw.values()):
+            raise NutritionTableError(f"{where}: expected {len(COLUMNS)} fields")
+        if not _KEY.fullmatch(raw["key"]):
+            raise NutritionTableError(f"{where}: key must be lower-case snake_case ASCII")
+        if raw["key"] in lines:
+            raise NutritionTableError(f"{where}: key already used on line {lines[raw['key']]}")
+        lines[raw["key"]] = reader.line_num
+        if not raw["name"].strip() or not raw["portion_name"].strip():
+            raise NutritionTableError(f"{where}: name and portion_name must not be empty")
+        numbers: dict[str, float] = {}
+        for field in ("kcal", "protein_g", "fat_g", "carbs_g", "portion_g"):
+            try:
+                value = float(raw[field])
+            except ValueError:
+                raise NutritionTableError(f"{where}: {field} {raw[field]!r} is not a number") from None
+            if not math.isfinite(value) or value < 0:
+                raise NutritionTableError(
+                    f"{where}: {field} must be a number of at least 0, got {raw[field]!r}"
+                )
+            numbers[field] = value
+        if numbers["portion_g"] <= 0:
+            raise NutritionTableError(f"{where}: portion_g must be more than 0")
+        try:
+            fdc_id = int(raw["fdc_id"] or 0)
+        except ValueError:
+            raise NutritionTableError(f"{where}: fdc_id {raw['fdc_id']!r} is not a whole number") from None
+        if fdc_id < 0:
+            raise NutritionTableError(f"{where}: fdc_id must not be negative")
+        foods.append(
+            Food(
+                key=raw["key"],
+                name=raw["name"].strip(),
+                aliases=tuple(alias.strip() for alias in raw["aliases"].split("|") if alias.strip()),
+                kcal=numbers["kcal"],
+                protein_g=numbers["protein_g"],
+                fat_g=numbers["fat_g"],
+                carbs_g=numbers["carbs_g"],
+                portion_g=numbers["portion_g"],
+                portion_name=raw["portion_name"].strip(),
+                fdc_id=fdc_id,
+                source=raw["source"].strip(),
+            )
+        )
+    return foods
+
+
+@cache
+def default_table() -> NutritionTable:
+    """The packaged table, read once per process."""
+    return NutritionTable.load()
