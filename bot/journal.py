@@ -159,13 +159,12 @@ class Journal:
                 return
             error = failures[0]
             text = "".join(traceback.format_exception(error))[-4000:]
-            tries = attempts
-            if all(may_pass(e) for e in failures) and tries < MAX_ATTEMPTS:
-                wait = FIRST_BACKOFF * 2 ** max(0, tries - 1)
-                _LOGGER.warning("update %s failed (%s); try %d in %s", update_id, error, tries + 1, wait)
+            if all(may_pass(e) for e in failures) and attempts < MAX_ATTEMPTS:
+                wait = FIRST_BACKOFF * 2 ** max(0, attempts - 1)
+                _LOGGER.warning("update %s failed (%s); try %d in %s", update_id, error, attempts + 1, wait)
                 await self.store.retry_later(update_id, self.owner, now + wait, text)
                 return
-            _LOGGER.error("update %s failed for good after %d tries: %s", update_id, tries, error)
+            _LOGGER.error("update %s failed for good after %d tries: %s", update_id, attempts, error)
             await self.store.fail(update_id, self.owner, now, text)
             if self.apologize is not None:
                 await self.apologize(update)
