@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import Action, encode, encode_person
+from bot.callbacks import SCALES, Action, encode, encode_person
 from meallog.goals import ACTIVITY_NAMES, Activity
 from meallog.nutrition import Food
 from meallog.render import day_page
@@ -40,6 +40,11 @@ def _button(
     text: str, action: Action, meal_id: int, item_id: int = 0, arg: str = "", version: int | None = None
 ) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=encode(action, meal_id, item_id, arg, version))
+
+
+def _times(factor: float) -> str:
+    """A scale button's label, `½×`, `1½×` or `2×`, from its factor in `SCALES` (whole numbers and halves)."""
+    return f"{int(factor) or ''}{'½' if factor % 1 else ''}×"
 
 
 def _short(name: str, limit: int = 22) -> str:
@@ -90,9 +95,10 @@ def item_keyboard(meal: MealView, item: ItemView, names: dict[str, str]) -> Inli
     rows.append([_button("🔎 Search…", Action.SEARCH, meal.id, item.id, version=v)])
     rows.append(
         [
-            _button("½×", Action.SCALE, meal.id, item.id, "h", v),
-            _button("1½×", Action.SCALE, meal.id, item.id, "o", v),
-            _button("2×", Action.SCALE, meal.id, item.id, "d", v),
+            *(
+                _button(_times(factor), Action.SCALE, meal.id, item.id, code, v)
+                for code, factor in SCALES.items()
+            ),
             _button("⌨ grams", Action.GRAMS, meal.id, item.id, version=v),
         ]
     )

@@ -88,10 +88,6 @@ class TickReport:
     retries: int = 0
     busy: bool = False
 
-    def add(self, other: TickReport) -> None:
-        for name in ("sent", "silent", "not_allowed", "late", "blocked", "released", "failed", "retries"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 @dataclass
 class _Job:

@@ -1,8 +1,16 @@
-"""The `foodbot` command: one entry point with a subcommand per job.
+"""The `foodbot` command: one entry point with a subcommand per job (`foodbot COMMAND --help` for options).
 
-foodbot run                      the bot
-foodbot predict IMAGE... [--json] [--top N]
-foodbot model build-default [--force]
+foodbot run                          the bot (migrates the database first)
+foodbot migrate                      upgrade the database to the newest schema
+foodbot bench                        measure recognition speed on this machine
+foodbot worker                       serve recognition jobs from Redis (QUEUE_URL)
+foodbot predict IMAGE...             recognize food in photos and print portions and macros
+foodbot model build-default          build the default bundle from the packaged weights
+foodbot train DATA --out RUN_DIR     fine-tune a classifier on a dataset and export a model bundle
+foodbot evaluate BUNDLE DATA         score a model bundle on a dataset
+foodbot export-corrections OUT_DIR   write the photos people corrected as a dataset
+
+train, evaluate and export-corrections are added by `foodbot.training_commands`.
 """
 
 from __future__ import annotations

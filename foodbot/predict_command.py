@@ -16,7 +16,7 @@ from bot.model_setup import make_recognizer
 from bot.settings import Settings
 from meallog.meal_estimate import MealEstimate, estimate_meal
 from meallog.nutrition import NutritionTable, default_table
-from meallog.portions import Macros
+from meallog.portions import Macros, macros_line
 from model.recognition import Recognition
 
 #: Photos per forward pass; bounds memory when many files are given.
@@ -109,7 +109,8 @@ def result_json(result: FileResult) -> dict[str, Any]:
 
 
 def _macros_text(m: Macros) -> str:
-    return f"{m.kcal:.0f} kcal · protein {m.protein_g:.1f} g · fat {m.fat_g:.1f} g · carbs {m.carbs_g:.1f} g"
+    """The bot's macros line with a decimal on the grams: a terminal reader compares foods closely."""
+    return macros_line(m, decimals=1)
 
 
 def write_text(results: list[FileResult], out: TextIO) -> None:

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
+from meallog.portions import Macros
+
 KCAL_PER_G_PROTEIN = 4.0
 KCAL_PER_G_FAT = 9.0
 KCAL_PER_G_CARBS = 4.0
@@ -107,14 +109,9 @@ class Body:
         _within("weight", self.weight_kg, WEIGHT_KG_RANGE, " kg")
 
 
-@dataclass(frozen=True, slots=True)
-class Goals:
-    """Daily targets: kcal and grams of protein, fat and carbohydrate."""
-
-    kcal: float
-    protein_g: float
-    fat_g: float
-    carbs_g: float
+@dataclass(frozen=True)
+class Goals(Macros):
+    """Daily targets: the same kcal and grams as a day's `Macros`, so they print and compare alike."""
 
     def as_dict(self) -> dict[str, float]:
         return {key: round(value, 1) for key, value in asdict(self).items()}

@@ -15,6 +15,11 @@ from dataclasses import dataclass
 
 from meallog.nutrition import Food
 
+#: The largest amount of one food one item may have, in grams: more is a typo or a whole pot, not a meal.
+MAX_GRAMS = 5000.0
+#: The same limit as the messages say it.
+MAX_WEIGHT_TEXT = f"{MAX_GRAMS / 1000:g} kg"
+
 
 @dataclass(frozen=True)
 class Macros:
@@ -39,6 +44,16 @@ class Macros:
     def zero(cls) -> Macros:
         """Nothing eaten: the start of a sum."""
         return cls(kcal=0.0, protein_g=0.0, fat_g=0.0, carbs_g=0.0)
+
+
+def macros_line(m: Macros, *, decimals: int = 0, bold_kcal: bool = False) -> str:
+    """`612 kcal · protein 31 g · fat 18 g · carbs 70 g`: one wording for a meal, a day and daily goals.
+
+    `decimals` is for the grams only (kcal are always whole); `bold_kcal` wraps the kcal in HTML <b>.
+    """
+    kcal = f"<b>{m.kcal:.0f} kcal</b>" if bold_kcal else f"{m.kcal:.0f} kcal"
+    grams = f".{decimals}f"
+    return f"{kcal} · protein {m.protein_g:{grams}} g · fat {m.fat_g:{grams}} g · carbs {m.carbs_g:{grams}} g"
 
 
 def macros_for(food: Food, grams: float) -> Macros:

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from meallog.nutrition import Food, NutritionTable
+from meallog.portions import MAX_GRAMS, MAX_WEIGHT_TEXT
 from meallog.text_fit import clip, one_line
 
 Unit = Literal["g", "ml", "piece", "portion"]
 
-MAX_GRAMS: Final = 5000.0
-# Alternatives offered next to the chosen food on a "did you mean" keyboard.
-MAX_CANDIDATES: Final = 5
 # Millilitres per kitchen measure (US cup; metric spoons), and grams per imperial weight.
 CUP_ML: Final = 240.0
 TBSP_ML: Final = 15.0
@@ -39,7 +37,7 @@ DENSITY_G_PER_ML: Final = 1.0
 # Replies that echo what was typed show at most this many characters of it.
 ECHO_LIMIT: Final = 40
 SENSIBLE_AMOUNT = f"type grams between 1 and {MAX_GRAMS:g}, like 150 g rice"
-TOO_MUCH = "That's more than 5 kg — type the grams of one meal."
+TOO_MUCH = f"That's more than {MAX_WEIGHT_TEXT} — type the grams of one meal."
 NOT_POSITIVE = f"The amount has to be more than zero — {SENSIBLE_AMOUNT}."
 NO_MILLIGRAMS = "Milligrams are too small to weigh a meal in — type grams, like 150 g rice."
 
@@ -72,14 +70,10 @@ class QuickEntry:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """The food the entry most likely means, its weight, and other foods the words could mean.
-
-    `candidates` excludes `food` itself: it is the list for "not this? did you mean …" buttons.
-    """
+    """The food the entry most likely means, and its weight in grams."""
 
     food: Food
     grams: float
-    candidates: tuple[Food, ...]
 
 
 # unit word -> (multiplier, unit the amount is stored in)
@@ -362,38 +356,37 @@ def _check_grams(grams: float, entry: QuickEntry) -> None:
         amount = entry.amount
         if amount is not None and amount.unit in ("piece", "portion") and amount.value > 10:
             # "200 rice" is almost always 200 g, not 200 portions; say so rather than guess.
-            raise QuickEntryError(
-                f"That's more than 5 kg — for grams, type {amount.value:g} g {echo(entry.food_query)}."
-            )
+            grams_hint = f"{amount.value:g} g {echo(entry.food_query)}"
+            raise QuickEntryError(f"That's more than {MAX_WEIGHT_TEXT} — for grams, type {grams_hint}.")
         raise QuickEntryError(TOO_MUCH)
 
 
 def resolve_entry(entry: QuickEntry, table: NutritionTable) -> Resolved | None:
     """The food the entry names and its grams, or None when the table knows no such food.
 
-    The best match is chosen and up to five other matches are kept as candidates, so a wrong guess is one
-    tap to fix rather than a retype. Raises `QuickEntryError` (a friendly message) when the amount is zero
-    or less or more than 5 kg: silently clamping "9 kg rice" would log a number the person never meant;
-    likewise, before any search, for the entry's `refusal`.
+    The best match is chosen; a wrong guess is changed on the meal card (the item's Search button). Raises
+    `QuickEntryError` (a friendly message) when the amount is zero or less or more than `MAX_GRAMS`: silently
+    clamping "9 kg rice" would log a number the person never meant; likewise, before any search, for the
+    entry's `refusal`.
     """
     if entry.refusal is not None:
         raise QuickEntryError(entry.refusal)
     # The table puts a key, name or alias equal to the query (or its singular) first, then fuzzy matches.
-    found = table.search(entry.food_query, limit=MAX_CANDIDATES + 1)
+    found = table.search(entry.food_query, limit=1)
     if not found:
         return None
     food = found[0]
     grams = round(_to_grams(entry.amount, food), 2)
     _check_grams(grams, entry)
-    return Resolved(food=food, grams=grams, candidates=tuple(found[1 : MAX_CANDIDATES + 1]))
+    return Resolved(food=food, grams=grams)
 
 
 def parse_grams(text: str) -> float | None:
     """Grams from the answer to the "type grams" prompt: "150", "150 g", "150g", "0.2 kg", "1,5 kg", "6 oz".
 
     Only weights are accepted (a volume there is more likely a mistake than a measurement); anything else,
-    zero or less, more than 5 kg, or no number at all ("nan", "inf", "1e309", "1/0") gives None, and the
-    prompt asks again.
+    zero or less, more than `MAX_GRAMS`, or no number at all ("nan", "inf", "1e309", "1/0") gives None,
+    and the prompt asks again.
     """
     tokens = _tokens(text)
     quantity: float | None = None

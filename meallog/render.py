@@ -8,7 +8,7 @@ from html import escape
 from zoneinfo import ZoneInfo
 
 from meallog.nutrition import NutritionTable
-from meallog.portions import Macros, total
+from meallog.portions import macros_line, total
 from meallog.store.views import ItemView, MealView
 from meallog.text_fit import MAX_TEXT, Page, clip, fit_html, one_line, page_of, visible_len
 
@@ -21,11 +21,6 @@ NAME_CHARS = 40
 FOODS_CHARS = 200
 #: Meals per page of a day; a page of the longest meals still fits one message, and its buttons a keyboard.
 MEALS_PER_PAGE = 10
-
-
-def macros_line(m: Macros) -> str:
-    """`612 kcal · protein 31 g · fat 18 g · carbs 70 g`."""
-    return f"{m.kcal:.0f} kcal · protein {m.protein_g:.0f} g · fat {m.fat_g:.0f} g · carbs {m.carbs_g:.0f} g"
 
 
 def portion_text(item: ItemView, table: NutritionTable) -> str:

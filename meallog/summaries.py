@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meallog.goals import Goals
-from meallog.portions import Macros, total
+from meallog.portions import Macros, macros_line, total
 from meallog.render import NAME_CHARS, foods_line, meal_title
 from meallog.store.views import MealView
 from meallog.text_fit import MAX_TEXT, clip, fit_html
@@ -46,8 +46,7 @@ def goal_lines(day_total: Macros, goals: Goals | None) -> list[str]:
     """The totals, each against its goal with a bar when there are goals."""
     if goals is None:
         return [
-            f"{day_total.kcal:.0f} kcal · protein {day_total.protein_g:.0f} g · "
-            f"fat {day_total.fat_g:.0f} g · carbs {day_total.carbs_g:.0f} g",
+            macros_line(day_total),
             "<i>Set daily targets with /goal to see your progress here.</i>",
         ]
     rows = [

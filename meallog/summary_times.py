@@ -20,6 +20,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from meallog.local_time import local_date_of
+
 #: 21:00, the default summary time.
 DEFAULT_SUMMARY_MINUTE = 21 * 60
 MINUTES_PER_DAY = 24 * 60
@@ -30,12 +32,6 @@ NIGHT_END_MINUTE = 4 * 60
 PLANNING_SLACK = timedelta(minutes=1)
 
 _CLOCK = re.compile(r"^\s*([01]?\d|2[0-3])(?:[:.h]\s*([0-5]\d))?\s*(am|pm)?\s*$", re.IGNORECASE)
-
-
-def _aware(moment: datetime) -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("a timezone-aware datetime is needed")
-    return moment
 
 
 def check_minute(minute: int) -> int:
@@ -80,11 +76,6 @@ def _days_late(minute: int) -> timedelta:
     return timedelta(days=1 if sums_up_yesterday(minute) else 0)
 
 
-def local_day(moment: datetime, tz: str) -> date:
-    """The calendar day in zone `tz` at the aware instant `moment`."""
-    return _aware(moment).astimezone(ZoneInfo(tz)).date()
-
-
 def summary_instant(day: date, minute: int, tz: str) -> datetime:
     """When the summary of local `day` is due: wall time `minute` on its delivery day, as UTC.
 
@@ -98,7 +89,7 @@ def summary_instant(day: date, minute: int, tz: str) -> datetime:
 
 def summary_day(due_at: datetime, minute: int, tz: str) -> date:
     """The local day whose summary is due at `due_at` (a wall time never leaves its delivery day)."""
-    return local_day(due_at, tz) - _days_late(minute)
+    return local_date_of(due_at, tz) - _days_late(minute)
 
 
 def first_due(now: datetime, minute: int, tz: str, last_sent: date | None) -> datetime:
@@ -107,7 +98,7 @@ def first_due(now: datetime, minute: int, tz: str, last_sent: date | None) -> da
     For a person who was never scheduled (just met the bot): summing up a day they have not logged
     yet, moments after saying hello, would only be noise. A day already summed up is never due again.
     """
-    today = local_day(now, tz)
+    today = local_date_of(now, tz)
     day = today
     if last_sent is not None and last_sent >= day:
         day = last_sent + timedelta(days=1)
@@ -135,7 +126,7 @@ def moved_due(
     """
     if old_due is not None:
         day = summary_day(old_due, old_minute, tz)
-        if day + _days_late(minute) >= local_day(now, tz):
+        if day + _days_late(minute) >= local_date_of(now, tz):
             return summary_instant(day, minute, tz)
     return first_due(now, minute, tz, last_sent)
 
@@ -151,7 +142,7 @@ def catch_up_day(due_at: datetime, minute: int, now: datetime, tz: str) -> date 
     A summary goes out late (after downtime) on its own delivery day only; once that day is over it is
     skipped, and the caller plans the one delivered today instead (`resume_due`).
     """
-    if local_day(now, tz) != local_day(due_at, tz):
+    if local_date_of(now, tz) != local_date_of(due_at, tz):
         return None
     return summary_day(due_at, minute, tz)
 
@@ -161,7 +152,7 @@ def resume_due(now: datetime, minute: int, tz: str) -> datetime:
 
     Its time may have passed already today; it then goes out at the next tick, still on its day.
     """
-    return summary_instant(local_day(now, tz) - _days_late(minute), minute, tz)
+    return summary_instant(local_date_of(now, tz) - _days_late(minute), minute, tz)
 
 
 class WhenError(ValueError):
@@ -202,7 +193,7 @@ def parse_when(
     """
     zone = ZoneInfo(tz)
     local = current.astimezone(zone)
-    today = local_day(now, tz)
+    today = local_date_of(now, tz)
     words = text.strip().lower().split()
     if not words or len(words) > 3:
         return None

@@ -2,9 +2,10 @@
 
 `InProcessQueue` is the default backend: a bounded asyncio queue feeding a dynamic batcher (collect up
 to `max_batch` photos or until `max_wait_ms` has passed since the first, then one forward pass), the model
-in one dedicated thread, and decoding in a small thread pool, so the event loop never blocks on pixels
-or on the model. A full queue answers "busy" at once instead of building an unbounded backlog; a caller
-that waits longer than `timeout_s` gets a "timeout" answer.
+in its own thread pool with as many batches in flight as the runtime's `pipeline_depth` (2 for ONNX on
+the CPU, so one batch's last photos overlap the next; 1 for torch), and decoding in a small thread pool,
+so the event loop never blocks on pixels or on the model. A full queue answers "busy" at once instead of
+building an unbounded backlog; a caller that waits longer than `timeout_s` gets a "timeout" answer.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class _Job:
 
 
 def _run_batch(recognizer: Recognizer, batch: list[_Job]) -> list[Recognition]:
-    """One forward pass (in the model thread); device-decoded batches decode there too."""
+    """One forward pass (in a model thread); device-decoded batches decode there too."""
     payloads = [job.payload for job in batch]
     if all(isinstance(p, bytes) for p in payloads):
         return recognizer.predict([p for p in payloads if isinstance(p, bytes)])
@@ -110,7 +111,7 @@ class InProcessQueue:
         return ServedModel.of(self.recognizer.bundle)
 
     async def start(self) -> None:
-        """Load the model (in the model thread, off the event loop) and start batching."""
+        """Load the model (in a worker thread, off the event loop) and start batching."""
         if self._task is not None:
             return
         self._recognizer = await asyncio.to_thread(self._factory)

@@ -1,1 +1,6 @@
-"""Telegram handlers, grouped by feature; each is `async def f(update, context) -> None`."""
+"""Telegram handlers, one module per feature, registered in `bot.app`.
+
+The handlers are the `on_…(update, context) -> None` functions (and `access.check_access`, which runs
+before all of them); `common` (who sent the update), `cards` (send or edit a meal card) and `presses`
+(what a menu button press starts with) are the helpers they share.
+"""

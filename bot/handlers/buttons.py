@@ -14,7 +14,8 @@ from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.services import Services, services
 from meallog.local_time import local_date_of
-from meallog.render import day_text, item_prompt, macros_line
+from meallog.portions import MAX_GRAMS, MAX_WEIGHT_TEXT, macros_line
+from meallog.render import day_text, item_prompt
 from meallog.store.items import MAX_ITEMS
 from meallog.store.meals import StaleCard, TooManyItems
 from meallog.store.views import MealView
@@ -123,8 +124,8 @@ async def _draft_press(
                 await query.answer(STALE)
                 return
             assert item is not None
-            if item.grams * factor > 5000:
-                await query.answer("That would be more than 5 kg.")
+            if item.grams * factor > MAX_GRAMS:
+                await query.answer(f"That would be more than {MAX_WEIGHT_TEXT}.")
                 return
             updated = await svc.meals.scale_item(
                 meal.id, press.item_id, user_id, factor, version=press.version

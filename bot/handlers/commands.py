@@ -15,7 +15,8 @@ from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
 from bot.schedule import now_of
 from meallog.local_time import local_date_of
-from meallog.render import day_text, macros_line
+from meallog.portions import macros_line
+from meallog.render import day_text
 from meallog.text_fit import ECHO_CHARS, clip
 from meallog.timezones import resolve_timezone, suggest_timezones
 

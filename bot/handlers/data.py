@@ -11,7 +11,7 @@ from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import forget_keyboard
 from bot.schedule import now_of
 from meallog.export import meals_csv
-from meallog.summary_times import local_day
+from meallog.local_time import local_date_of
 
 FORGET_ASK = (
     "⚠️ <b>Delete everything I hold about you?</b>\n"
@@ -32,7 +32,7 @@ async def on_export(update: Update, context: Context) -> None:
         await who.message.reply_text("There is nothing to export yet: no meals logged.")
         return
     items = sum(len(meal.items) for meal in meals)
-    today = local_day(now_of(context), person.timezone)
+    today = local_date_of(now_of(context), person.timezone)
     await who.message.reply_document(
         meals_csv(meals, person.timezone),
         filename=f"foodbot-meals-{today.isoformat()}.csv",

@@ -35,6 +35,7 @@ from meallog.goals import (
     parse_body,
     parse_typed_goals,
 )
+from meallog.portions import macros_line
 
 TYPE_HINT = (
     "Type your daily targets, like <i>2000</i> (kcal) or <i>2000 kcal, 120 protein, 70 fat, 230 carbs</i>, "
@@ -44,10 +45,8 @@ BODY_PROMPT = "Type your age, height in cm and weight in kg, like <i>34 180 75</
 
 
 def goals_line(goals: Goals) -> str:
-    return (
-        f"<b>{goals.kcal:.0f} kcal</b> · protein {goals.protein_g:.0f} g · fat {goals.fat_g:.0f} g · "
-        f"carbs {goals.carbs_g:.0f} g"
-    )
+    """The targets as /goal shows them: the common macros line with the kcal in bold."""
+    return macros_line(goals, bold_kcal=True)
 
 
 async def on_goal(update: Update, context: Context) -> None:

@@ -19,11 +19,12 @@ from bot.schedule import now_of
 from bot.services import services
 from meallog.charts import week_chart_png
 from meallog.goals import Goals
+from meallog.local_time import local_date_of
 from meallog.portions import Macros
 from meallog.render import day_text
 from meallog.store.meals import StaleCard
 from meallog.store.views import MealView
-from meallog.summary_times import local_day, parse_when
+from meallog.summary_times import parse_when
 from meallog.text_fit import MAX_CAPTION, fit_html
 
 GONE = "That meal is no longer there."
@@ -62,7 +63,7 @@ async def on_week(update: Update, context: Context) -> None:
     if who is None:
         return
     person, svc = who.person, who.svc
-    today = local_day(now_of(context), person.timezone)
+    today = local_date_of(now_of(context), person.timezone)
     days = await svc.account.day_totals(person.id, today - timedelta(days=6), today)
     goals = Goals.from_dict(person.goals)
     png = await asyncio.to_thread(week_chart_png, days, goals.kcal if goals else None)
@@ -83,7 +84,7 @@ async def on_history(update: Update, context: Context) -> None:
     who = await sender(update, context)
     if who is None:
         return
-    today = local_day(now_of(context), who.person.timezone)
+    today = local_date_of(now_of(context), who.person.timezone)
     text, keyboard = await _show_day(who.person.id, who.person.timezone, today, today, context)
     await who.message.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
 
@@ -93,7 +94,7 @@ async def on_history_press(update: Update, context: Context) -> None:
     found = await menu_press(update, context)
     if found is None:
         return
-    today = local_day(now_of(context), found.person.timezone)
+    today = local_date_of(now_of(context), found.person.timezone)
     shown = parse_day_arg(found.press.arg)
     if shown is None or shown[0] > today or (today - shown[0]).days > HISTORY_DAYS:
         await found.query.answer(STALE)

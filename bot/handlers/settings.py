@@ -19,6 +19,7 @@ from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
 from bot.schedule import now_of
 from meallog.goals import Goals
+from meallog.portions import macros_line
 from meallog.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from meallog.store.people import PeopleStore
 from meallog.store.views import UserView
@@ -71,12 +72,7 @@ def settings_text(person: UserView, now: datetime) -> str:
     summary = f"on, at {summary_time_text(person.summary_minute)}" if person.summaries_on else "off"
     empty = "a short nudge" if empty_day_choice(person.settings) == "nudge" else "nothing"
     goals = Goals.from_dict(person.goals)
-    goal_line = (
-        f"{goals.kcal:.0f} kcal · protein {goals.protein_g:.0f} g · fat {goals.fat_g:.0f} g · "
-        f"carbs {goals.carbs_g:.0f} g"
-        if goals
-        else "none yet"
-    )
+    goal_line = macros_line(goals) if goals else "none yet"
     return (
         "⚙️ <b>Settings</b>\n"
         f"🌍 Timezone: {escape(person.timezone)} (it's {here:%H:%M} there)\n"

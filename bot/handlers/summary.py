@@ -16,8 +16,8 @@ from bot.keyboards import CANCEL
 from bot.schedule import now_of
 from bot.services import services
 from meallog.goals import Goals
+from meallog.local_time import local_date_of
 from meallog.summaries import nudge_text, summary_text
-from meallog.summary_times import local_day
 
 #: Pending prompt kind → its answer; an answer returns False when the text was not for it.
 PROMPTS: dict[str, Callable[[Sender, Context], Awaitable[bool]]] = {
@@ -34,7 +34,7 @@ async def on_summary(update: Update, context: Context) -> None:
     if who is None:
         return
     person, svc = who.person, who.svc
-    today = local_day(now_of(context), person.timezone)
+    today = local_date_of(now_of(context), person.timezone)
     meals = await svc.meals.meals_on(person.id, today)
     text = (
         summary_text(today, meals, Goals.from_dict(person.goals), person.timezone)

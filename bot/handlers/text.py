@@ -16,6 +16,7 @@ from bot.journal import tried_before
 from bot.keyboards import search_keyboard
 from bot.services import Services
 from meallog.nutrition import NutritionTable
+from meallog.portions import MAX_GRAMS
 from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from meallog.store.views import MealView, NewItem
 from meallog.text_fit import ECHO_CHARS, clip
@@ -55,7 +56,7 @@ async def _answer_grams(
 ) -> None:
     grams = parse_grams(message.text or "")
     if grams is None:
-        await message.reply_text("Please type the grams as a number between 1 and 5000, like 150.")
+        await message.reply_text(f"Please type the grams as a number between 1 and {MAX_GRAMS:g}, like 150.")
         return
     updated = await svc.meals.set_item_grams(meal.id, int(pending.get("item_id") or 0), user_id, grams)
     await svc.people.set_pending(user_id, None)

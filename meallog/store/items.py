@@ -10,11 +10,9 @@ import math
 
 from meallog.db.models import ITEM_SOURCES, Meal, MealItem
 from meallog.nutrition import NutritionTable
-from meallog.portions import Macros, macros_for
+from meallog.portions import MAX_GRAMS, Macros, macros_for
 from meallog.store.views import stored_macros
 
-#: The largest portion one item may have, in grams.
-MAX_GRAMS = 5000.0
 #: The smallest portion scaling can reach, in grams (grams are kept to one decimal when scaled).
 MIN_SCALED_GRAMS = 0.1
 #: The most foods one meal may have: the card shows each with a row of buttons, and a card of this many

@@ -22,11 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meallog.db.models import Meal, MealItem, Prediction, User
 from meallog.local_time import local_date_of
 from meallog.nutrition import Food
-from meallog.portions import macros_for
+from meallog.portions import MAX_GRAMS, macros_for
 from meallog.store.base import TableStore, meals_query, valid_id
 from meallog.store.corrections import after_replacing, before_replacing, track_correction
 from meallog.store.items import (
-    MAX_GRAMS,
     MAX_ITEMS,
     MIN_SCALED_GRAMS,
     check_grams,
@@ -196,7 +195,7 @@ class MealStore(TableStore):
     async def scale_item(
         self, meal_id: int, item_id: int, user_id: int, factor: float, *, version: int | None = None
     ) -> MealView | None:
-        """Multiply the item's grams by `factor` (> 0), kept to one decimal and within 0.1 to 5000 g.
+        """Multiply the item's grams by `factor` (> 0): one decimal, `MIN_SCALED_GRAMS` to `MAX_GRAMS`.
 
         The result is clamped rather than refused, so a "double" button on a large portion stops at the
         limit. Raises ValueError for a factor that is not a positive finite number.
@@ -216,7 +215,7 @@ class MealStore(TableStore):
     async def set_item_grams(
         self, meal_id: int, item_id: int, user_id: int, grams: float, *, version: int | None = None
     ) -> MealView | None:
-        """Set the item's grams (more than 0, at most 5000; ValueError otherwise)."""
+        """Set the item's grams (more than 0, at most `MAX_GRAMS`; ValueError otherwise)."""
         grams = check_grams(grams)
         async with self._write() as session:
             found = await self._draft_item(session, meal_id, item_id, user_id, version)
@@ -309,16 +308,6 @@ class MealStore(TableStore):
                 .limit(1)
             )
             return self._meal_view(meal) if meal is not None else None
-
-    async def drafts(self, user_id: int) -> list[MealView]:
-        """The person's drafts, oldest first."""
-        async with self._read() as session:
-            meals = await session.scalars(
-                meals_query()
-                .where(Meal.user_id == user_id, Meal.status == "draft")
-                .order_by(Meal.created_at, Meal.id)
-            )
-            return [self._meal_view(meal) for meal in meals]
 
     # -- reopening saved meals ----------------------------------------------------------------------
 

@@ -89,13 +89,6 @@ class PeopleStore(Store):
                 update(User).where(User.id == user_id).values(pending=pending, updated_at=utc_now())
             )
 
-    async def mark_blocked(self, user_id: int) -> None:
-        """Note that the person blocked the bot (Telegram answered 403); `ensure_user` clears it."""
-        async with self._write() as session:
-            await session.execute(
-                update(User).where(User.id == user_id).values(blocked_at=utc_now(), updated_at=utc_now())
-            )
-
     async def unblock(self, user_id: int) -> bool:
         """The person wrote or pressed something: no longer blocked. Reads first, writes only if blocked."""
         async with self._read() as session:

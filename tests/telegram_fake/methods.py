@@ -24,9 +24,11 @@ from tests.telegram_fake.media import (
 )
 from tests.telegram_fake.state import ApiError, Chat, FakeMessage, UploadedFile, World, bad_request
 
+#: Telegram's own limits, written here on purpose rather than imported from `meallog.text_fit`: the fake
+#: checks the bot against Telegram, so it must not share the bot's idea of the limit.
 MAX_TEXT = 4096
-_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_CAPTION = 1024
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_CALLBACK_DATA = 64
 CHAT_ACTIONS = frozenset(
     {

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meallog.db.engine import make_engine, make_sessionmaker
-from meallog.db.models import Base
+from meallog.db.models import Base, Meal
 from meallog.migrate import upgrade_database
 from meallog.nutrition import Food, NutritionTable
 from meallog.store.corrections import CorrectionStore
@@ -145,6 +145,17 @@ async def typed_meal(
     saved = await meals.save_meal(draft.id, user_id)
     assert saved is not None
     return saved
+
+
+async def draft_ids(sessions: async_sessionmaker[AsyncSession], user_id: int) -> list[int]:
+    """The person's draft ids, oldest first, from the tables: the bot never lists drafts, so no store does."""
+    async with sessions() as session:
+        found = await session.scalars(
+            select(Meal.id)
+            .where(Meal.user_id == user_id, Meal.status == "draft")
+            .order_by(Meal.created_at, Meal.id)
+        )
+        return list(found)
 
 
 def item_of(meal: MealView, key: str) -> int:
