@@ -33,6 +33,12 @@ async def send_card(context: Context, chat_id: int, meal: MealView, svc: Service
     return message
 
 
+async def send_missing_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> None:
+    """A meal made by an earlier try of this update: send its card only if that try never did."""
+    if meal.card_message_id is None and meal.status == "draft":
+        await send_card(context, chat_id, meal, svc)
+
+
 async def edit_message(
     context: Context, chat_id: int, message_id: int, text: str, keyboard: InlineKeyboardMarkup | None
 ) -> None:

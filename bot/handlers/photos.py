@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from telegram import File, Message, Update
 from telegram.error import BadRequest
 
-from bot.handlers.cards import card_view, edit_message, send_card
+from bot.handlers.cards import card_view, edit_message, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, sender
 from bot.journal import tried_before
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
@@ -118,8 +118,7 @@ async def _already_answered(who: Sender, context: Context) -> bool:
     meal = await who.svc.meals.from_message(who.person.id, who.message.message_id)
     if meal is None:
         return False
-    if meal.card_message_id is None and meal.status == "draft":
-        await send_card(context, who.message.chat_id, meal, who.svc)
+    await send_missing_card(context, who.message.chat_id, meal, who.svc)
     return True
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from telegram import Message, Update
 from telegram.constants import ParseMode
 
-from bot.handlers.cards import retire_card, send_card
+from bot.handlers.cards import retire_card, send_card, send_missing_card
 from bot.handlers.common import Context, sender
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
@@ -132,8 +132,7 @@ async def _quick_entry(message: Message, context: Context, svc: Services, user_i
         return
     made = await svc.meals.from_message(user_id, message.message_id) if tried_before() else None
     if made is not None:  # handled before (the journal retried this update): its card, once
-        if made.card_message_id is None and made.status == "draft":
-            await send_card(context, message.chat_id, made, svc)
+        await send_missing_card(context, message.chat_id, made, svc)
         return
     meal = await svc.meals.start_draft(
         user_id,
