@@ -24,7 +24,7 @@ from bot.settings import Settings
 from model.bench import end_to_end, make_jpegs
 from model.default_bundle import ensure_default_bundle
 from model.recognizer import Recognizer
-from model.runtime import Batch
+from model.runtime import Batch, Outputs
 
 
 class FreeModel:
@@ -36,9 +36,12 @@ class FreeModel:
     def __init__(self, classes: int) -> None:
         self._row = np.full((1, classes), 0.01 / classes, dtype=np.float32)
         self._row[0, 967] = 0.99  # ImageNet's espresso
+        self._embedding = np.ones((1, 1280), dtype=np.float32)
 
-    def probabilities(self, batch: Batch) -> np.ndarray:
-        return np.repeat(self._row, len(batch), axis=0)
+    def forward(self, batch: Batch) -> Outputs:
+        return Outputs(
+            np.repeat(self._row, len(batch), axis=0), np.repeat(self._embedding, len(batch), axis=0)
+        )
 
 
 def _recognizer(on_device: bool) -> Recognizer:

@@ -161,7 +161,10 @@ def ensure_default_bundle(path: Path, progress: Callable[[str], None] = print) -
     """The default bundle at `path`, built there first if it is not there yet (a few seconds, once)."""
     if (path / "bundle.json").is_file():
         bundle = load_bundle(path)
-        if bundle.onnx_path is None:  # cached by a version that did not export ONNX yet
+        from model.runtime import has_embedding
+
+        # Cached by a version that did not export ONNX yet, or exported only the logits.
+        if bundle.onnx_path is None or not has_embedding(bundle.onnx_path):
             from model.onnx_export import export_onnx
 
             progress(f"Exporting {path} to ONNX (once)…")

@@ -2,6 +2,8 @@
 
 On a 2-core CPU ONNX Runtime runs tf_efficientnet_lite0 several times faster than PyTorch eager, so
 every bundle gets an export when it is built. The batch axis is dynamic, so one file serves any batch.
+The graph has two outputs, the logits and the photo's embedding (`model.embedding_model`); an export
+made before embeddings existed has only the first (`model.runtime.has_embedding` tells).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 import torch
 
 from model.bundle import ONNX_FILE, ModelBundle
+from model.embedding_model import LogitsAndEmbedding
+from model.runtime import EMBEDDING_NAME
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,7 +28,7 @@ OPSET = 17
 
 def export_onnx(bundle: ModelBundle) -> Path:
     """Write `model.onnx` for the bundle (atomically: a temporary file renamed into place)."""
-    model = bundle.create_model()
+    model = LogitsAndEmbedding(bundle.create_model()).eval()
     size = bundle.meta.data_config.input_size
     example = torch.zeros(2, *size)
     target = bundle.path / ONNX_FILE
@@ -38,8 +42,8 @@ def export_onnx(bundle: ModelBundle) -> Path:
             (example,),
             str(tmp),
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            output_names=[OUTPUT_NAME, EMBEDDING_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}, EMBEDDING_NAME: {0: "batch"}},
             opset_version=OPSET,
             dynamo=False,
         )

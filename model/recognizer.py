@@ -17,8 +17,8 @@ from model.bundle import ModelBundle
 from model.device import device_name
 from model.images import ImageDecodeError
 from model.preprocess import Preprocessor
-from model.recognition import RankedFood, Recognition
-from model.runtime import Batch, Pixels, make_runtime
+from model.recognition import RankedFood, Recognition, encode_embedding
+from model.runtime import Batch, Outputs, Pixels, make_runtime
 
 if TYPE_CHECKING:
     from model.device_decode import DevicePreprocessor
@@ -135,7 +135,8 @@ class Recognizer:
         """One forward pass over already preprocessed photos (the batcher decodes in other threads)."""
         if not tensors:
             return []
-        return self.interpret_rows(self.probabilities(tensors))
+        probs, embeddings = self.forward(tensors)
+        return self.interpret_rows(probs, embeddings)
 
     def warm_up(self) -> None:
         """Run one blank photo through the model so the first person does not pay for start-up work.
@@ -144,18 +145,25 @@ class Recognizer:
         context, cuDNN's algorithm search and, with TORCH_COMPILE, the compilation itself (a minute).
         """
         channels, height, width = self.bundle.meta.data_config.input_size
-        self.probabilities(np.zeros((1, channels, height, width), dtype=np.float32))
+        self.forward(np.zeros((1, channels, height, width), dtype=np.float32))
+
+    def forward(self, batch: Batch) -> Outputs:
+        """Class probabilities (softmax or sigmoid per the bundle's head) and embeddings for a batch."""
+        return self.runtime.forward(batch)
 
     def probabilities(self, batch: Batch) -> np.ndarray:
-        """Class probabilities (softmax or sigmoid per the bundle's head) for a preprocessed batch."""
-        return self.runtime.probabilities(batch)
+        """Class probabilities alone (`forward`)."""
+        return self.forward(batch).probs
 
     def interpret(self, probs: np.ndarray) -> Recognition:
         """Turn one row of probabilities into ranked foods and the no-food verdict (`interpret_rows`)."""
         return self.interpret_rows(probs[np.newaxis, :])[0]
 
-    def interpret_rows(self, probs: np.ndarray) -> list[Recognition]:
+    def interpret_rows(self, probs: np.ndarray, embeddings: np.ndarray | None = None) -> list[Recognition]:
         """Turn each row of a (photos, classes) probability matrix into ranked foods and a verdict.
+
+        `embeddings` (photos, features), when the runtime gave them, travel with each answer, normalised
+        and encoded (`model.recognition.encode_embedding`).
 
         softmax: a food's confidence is the summed probability of its labels; the photo is food when
         the food classes together hold at least `thresholds["food_mass"]`, and then the top food is the
@@ -215,6 +223,7 @@ class Recognizer:
                         (meta.labels[label], round(p, 6))
                         for label, p in zip(top_labels[row], top_probs[row], strict=True)
                     ),
+                    embedding=encode_embedding(embeddings[row]) if embeddings is not None else b"",
                 )
             )
         return answers

@@ -15,7 +15,8 @@ import logging
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Protocol, TypeAlias
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeAlias
 
 import numpy as np
 
@@ -39,15 +40,38 @@ Runtime (measured: 7.8 against 5.9 ms per photo), so the ONNX path never asks Py
 """
 
 
+#: The ONNX export's second output: the photo's pooled pre-logit features (`model.embedding_model`).
+EMBEDDING_NAME = "embedding"
+
+
+class Outputs(NamedTuple):
+    """One forward pass over a batch: class probabilities (N, classes) and embeddings (N, features).
+
+    `embeddings` are the raw pooled features, float32, not yet normalised; None from an ONNX export
+    made before embeddings existed (the photos are then recognized without the memory of corrections).
+    """
+
+    probs: np.ndarray
+    embeddings: np.ndarray | None
+
+
 class Runtime(Protocol):
-    """Probabilities for a batch of preprocessed images."""
+    """Probabilities and embeddings for a batch of preprocessed images."""
 
     name: str
     #: How many batches a server should hand over at once: 2 where a second batch can fill the cores
     #: while the first one's last photos finish, 1 where batches must run one after the other.
     pipeline_depth: int
 
-    def probabilities(self, batch: Batch) -> np.ndarray: ...
+    def forward(self, batch: Batch) -> Outputs: ...
+
+
+def has_embedding(onnx_path: Path) -> bool:
+    """Whether an ONNX export has the embedding output (exports before the memory of corrections did not)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return EMBEDDING_NAME in {output.name for output in session.get_outputs()}
 
 
 def _activate(logits: np.ndarray, head: str) -> np.ndarray:
@@ -93,6 +117,10 @@ class OnnxRuntime:
             str(bundle.onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._input = self._session.get_inputs()[0].name
+        outputs = [output.name for output in self._session.get_outputs()]
+        self.has_embedding = EMBEDDING_NAME in outputs
+        if not self.has_embedding:
+            _LOGGER.warning("%s has no embedding output: photos are ranked without memory", bundle.onnx_path)
         self.head = bundle.meta.head
         self.threads = threads or cpu_cores()
         self.chunk = max(1, chunk)
@@ -102,20 +130,24 @@ class OnnxRuntime:
         # slowest photo of a batch.
         self.pipeline_depth = 2
 
-    def _logits(self, array: np.ndarray) -> np.ndarray:
-        return np.asarray(self._session.run(None, {self._input: array})[0])
+    def _run(self, array: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        outputs = self._session.run(None, {self._input: array})
+        return np.asarray(outputs[0]), (np.asarray(outputs[1]) if self.has_embedding else None)
 
-    def probabilities(self, batch: Batch) -> np.ndarray:
+    def forward(self, batch: Batch) -> Outputs:
         if isinstance(batch, Sequence):
             images = [_float32(image) for image in batch]
         else:
             images = list(_float32(batch))
         chunks = [np.stack(images[i : i + self.chunk]) for i in range(0, len(images), self.chunk)]
         if self.threads == 1 or len(chunks) == 1:
-            logits = [self._logits(chunk) for chunk in chunks]
+            results = [self._run(chunk) for chunk in chunks]
         else:
-            logits = list(self._pool.map(self._logits, chunks))
-        return _activate(np.concatenate(logits), self.head)
+            results = list(self._pool.map(self._run, chunks))
+        probs = _activate(np.concatenate([logits for logits, _ in results]), self.head)
+        if not self.has_embedding:
+            return Outputs(probs, None)
+        return Outputs(probs, np.concatenate([e for _, e in results if e is not None]).astype(np.float32))
 
 
 def _float32(pixels: Pixels) -> np.ndarray:

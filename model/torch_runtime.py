@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from model.bundle import ModelBundle
-from model.runtime import Batch, Pixels
+from model.embedding_model import LogitsAndEmbedding
+from model.runtime import Batch, Outputs, Pixels
 
 
 def _tensor(pixels: Pixels) -> torch.Tensor:
@@ -27,7 +28,7 @@ class TorchRuntime:
         self.device = torch.device(device)
         self.head = bundle.meta.head
         self.cuda = self.device.type == "cuda"
-        model = bundle.create_model().to(self.device)
+        model = LogitsAndEmbedding(bundle.create_model()).eval().to(self.device)
         if self.cuda:
             model = model.to(memory_format=torch.channels_last)
         self.compiled = compile_model
@@ -35,7 +36,7 @@ class TorchRuntime:
         self.name = f"torch-{self.device.type}{'-bf16' if self.cuda else ''}"
         self.pipeline_depth = 1
 
-    def probabilities(self, batch: Batch) -> np.ndarray:
+    def forward(self, batch: Batch) -> Outputs:
         if isinstance(batch, Sequence):
             stacked = torch.stack([_tensor(pixels) for pixels in batch])
         else:
@@ -48,10 +49,9 @@ class TorchRuntime:
                     memory_format=torch.channels_last
                 )
                 with torch.autocast("cuda", dtype=torch.bfloat16):
-                    logits = self._model(stacked)
+                    logits, pooled = self._model(stacked)
             else:
-                logits = self._model(stacked.to(self.device))
+                logits, pooled = self._model(stacked.to(self.device))
             logits = logits.float()
             probs = logits.sigmoid() if self.head == "sigmoid" else logits.softmax(dim=-1)
-        result: np.ndarray = probs.cpu().numpy()
-        return result
+        return Outputs(probs.cpu().numpy(), pooled.float().cpu().numpy())

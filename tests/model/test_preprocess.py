@@ -45,7 +45,7 @@ def test_fast_transform_leaves_the_probabilities_where_timm_puts_them(
     batch = torch.stack(
         [build_transform(config)(image), torch.from_numpy(build_fast_transform(config)(image))]
     )
-    timm_probs, fast_probs = runtime.probabilities(batch)
+    timm_probs, fast_probs = runtime.forward(batch).probs
     assert np.abs(timm_probs - fast_probs).max() < 1e-3
 
 

@@ -23,11 +23,14 @@ def test_every_built_bundle_has_an_onnx_export(default_bundle: ModelBundle) -> N
 def test_onnx_and_torch_probabilities_agree_on_real_photos(default_bundle: ModelBundle) -> None:
     recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
     batch = np.stack([recognizer.preprocess(photo(n)) for n in FOOD_PHOTOS + NON_FOOD_PHOTOS])
-    onnx = OnnxRuntime(default_bundle).probabilities(batch)
-    eager = TorchRuntime(default_bundle, "cpu").probabilities(batch)
+    onnx, onnx_features = OnnxRuntime(default_bundle).forward(batch)
+    eager, eager_features = TorchRuntime(default_bundle, "cpu").forward(batch)
     assert onnx.shape == eager.shape == (len(batch), 1000)
     assert np.abs(onnx - eager).max() < 1e-3
     np.testing.assert_allclose(onnx.sum(axis=1), 1.0, atol=1e-4)
+    assert onnx_features is not None and eager_features is not None
+    assert onnx_features.shape == eager_features.shape == (len(batch), 1280)
+    np.testing.assert_allclose(onnx_features, eager_features, atol=1e-3, rtol=1e-3)
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
@@ -68,9 +71,9 @@ def test_onnx_splits_a_batch_over_its_threads_and_keeps_the_order(default_bundle
     recognizer = Recognizer(default_bundle, "cpu", runtime="onnx")
     names = FOOD_PHOTOS + NON_FOOD_PHOTOS
     tensors = [recognizer.preprocess(photo(n)) for n in names]
-    whole = OnnxRuntime(default_bundle, threads=1, chunk=len(tensors)).probabilities(np.stack(tensors))
+    whole = OnnxRuntime(default_bundle, threads=1, chunk=len(tensors)).forward(np.stack(tensors)).probs
     for threads, chunk in [(2, 1), (3, 2), (2, 5)]:
-        split = OnnxRuntime(default_bundle, threads=threads, chunk=chunk).probabilities(tensors)
+        split = OnnxRuntime(default_bundle, threads=threads, chunk=chunk).forward(tensors).probs
         np.testing.assert_allclose(split, whole, atol=1e-5)
     assert [int(row.argmax()) for row in whole] == [int(row.argmax()) for row in split]
 
