@@ -146,6 +146,11 @@ class NutritionTable:
         """The food with this key, or None."""
         return self._foods.get(key)
 
+    def name_of(self, key: str) -> str:
+        """The food's name; for a key the table does not have (any more), the key made readable."""
+        food = self._foods.get(key)
+        return food.name if food is not None else key.replace("_", " ").capitalize()
+
     def __getitem__(self, key: str) -> Food:
         return self._foods[key]
 
@@ -157,6 +162,24 @@ class NutritionTable:
 
     def __iter__(self) -> Iterator[Food]:
         return iter(self._foods.values())
+
+    def exact(self, query: str) -> Food | None:
+        """The food whose key, name or alias is the query (or its singular), else None."""
+        term = _normalize(query)
+        for variant in _singulars(term) if term else ():
+            for food in self._exact.get(variant, ()):
+                return food
+        return None
+
+    def closest(self, query: str, limit: int = 3) -> list[Food]:
+        """The foods whose names are nearest the query, however far: suggestions when nothing matches."""
+        term = _normalize(query)
+        if not term or limit <= 0:
+            return []
+        found: dict[str, Food] = {}
+        for _, _, index in process.extract(term, self._terms, scorer=_score, limit=limit * 5):
+            found.setdefault(self._term_foods[index].key, self._term_foods[index])
+        return list(found.values())[:limit]
 
     def search(self, query: str, limit: int = 5) -> list[Food]:
         """Foods the query may mean, best first, at most `limit`; empty when nothing is close enough.

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -42,6 +43,7 @@ MEAL_STATUSES = ("draft", "saved")
 UPDATE_STATES = ("new", "done", "failed")
 ITEM_SOURCES = ("model", "changed", "typed")
 CORRECTION_KINDS = ("changed", "removed", "added")
+MEMORY_SOURCES = ("corrected", "added", "confirmed", "taught")
 
 
 def _now() -> datetime:
@@ -211,6 +213,9 @@ class Prediction(Base):
     foods: Mapped[list[Any]] = mapped_column()
     no_food: Mapped[bool] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=_now)
+    # The photo's embedding (`model.recognition.encode_embedding`), kept until the meal is saved and
+    # teaches the memory of corrections; NULL when the model gave none.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     meal: Mapped[Meal] = relationship(back_populates="prediction", lazy="raise")
 
@@ -242,6 +247,35 @@ class Correction(Base):
     model_key: Mapped[str | None] = mapped_column(String(128))
     final_key: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class MemoryExample(Base):
+    """One example the person taught: this photo (its embedding under one bundle) shows this food.
+
+    Made when a photo meal is saved (`meallog.memory.teaching` says which foods count and how) or by
+    `foodbot teach`. It outlives the meal (deleting a meal keeps what it taught) but not the person.
+    `photo_unique_id` says which photo taught it, so saving the same photo's meal again replaces its
+    examples instead of adding more; `photo_file_id` lets the bot embed the photo again under another
+    bundle (rows from `foodbot teach` have none).
+    """
+
+    __tablename__ = "memory_examples"
+    __table_args__ = (
+        CheckConstraint(_one_of("source", MEMORY_SOURCES), name="source"),
+        Index(None, "user_id", "bundle_id"),
+        Index(None, "bundle_id", "food_key"),
+        Index(None, "user_id", "photo_unique_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    food_key: Mapped[str] = mapped_column(String(128))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    bundle_id: Mapped[str] = mapped_column(String(128))
+    source: Mapped[str] = mapped_column(String(16))
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    photo_unique_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=_now)
 
 

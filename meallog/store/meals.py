@@ -34,6 +34,7 @@ from meallog.store.items import (
     regram,
     set_macros,
 )
+from meallog.store.memory import learn_from_meal
 from meallog.store.views import MealView, NewItem
 from meallog.summary_times import utc_now
 from model.recognition import Recognition
@@ -82,6 +83,7 @@ class MealStore(TableStore):
                 labels=[[label, float(score)] for label, score in recognition.labels],
                 foods=[[food.key, float(food.confidence)] for food in recognition.foods],
                 no_food=recognition.no_food,
+                embedding=recognition.embedding or None,
             )
         async with self._write() as session:
             user = await session.get(User, user_id)
@@ -266,7 +268,10 @@ class MealStore(TableStore):
             return await self._touched(session, meal)
 
     async def save_meal(self, meal_id: int, user_id: int, *, version: int | None = None) -> MealView | None:
-        """Save the draft with the numbers it shows; None if it is not a draft of this person."""
+        """Save the draft with the numbers it shows; None if it is not a draft of this person.
+
+        A photo meal teaches the memory of corrections as it is saved (`meallog.store.memory`).
+        """
         async with self._write() as session:
             meal = await self._draft(session, meal_id, user_id, version)
             if meal is None:
@@ -276,6 +281,7 @@ class MealStore(TableStore):
             meal.saved_at = now
             if meal.replaces_meal_id is not None:
                 await self._replace_original(session, meal)
+            await learn_from_meal(session, meal)
             return await self._touched(session, meal)
 
     async def discard_draft(self, meal_id: int, user_id: int) -> bool:
@@ -341,6 +347,7 @@ class MealStore(TableStore):
                     foods=copy.deepcopy(original.prediction.foods),
                     no_food=original.prediction.no_food,
                     created_at=original.prediction.created_at,
+                    embedding=original.prediction.embedding,
                 )
             draft = Meal(
                 user_id=user_id,
