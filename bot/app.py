@@ -60,15 +60,18 @@ from bot.journal import (
 )
 from bot.lanes import Lanes
 from bot.model_setup import configured_bundle, make_recognizer
+from bot.reembed import REEMBED_JOB, reembed
 from bot.schedule import CLOCK_KEY, clock_of, schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.telegram_io import RetryingRequest, message_budget
 from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.memory.recall import Recall
 from meallog.migrate import upgrade_database
 from meallog.nutrition import default_table
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
+from meallog.store.memory import MemoryStore
 from meallog.store.people import PeopleStore
 from meallog.store.summaries import SummaryStore
 from meallog.store.updates import UpdateStore
@@ -202,9 +205,18 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         app.job_queue.run_repeating(
             _sweep, interval=settings.update_lease_seconds / 3, first=0, name=SWEEP_JOB
         )
+        app.job_queue.run_repeating(reembed, interval=60, first=60, name=REEMBED_JOB)
+    memory = MemoryStore(sessions)
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         people=PeopleStore(sessions),
+        memory=memory,
+        recall=Recall(
+            memory,
+            table.name_of,
+            shared=settings.memory_shared,
+            min_people=settings.memory_shared_min_people,
+        ),
         meals=MealStore(sessions, table),
         summaries=SummaryStore(sessions, table),
         account=AccountStore(sessions, table),

@@ -13,9 +13,11 @@ from telegram.ext import CallbackContext
 
 from bot.lanes import Lanes
 from bot.settings import Settings
+from meallog.memory.recall import Recall
 from meallog.nutrition import NutritionTable
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
+from meallog.store.memory import MemoryStore
 from meallog.store.people import PeopleStore
 from meallog.store.summaries import SummaryStore
 from model.queue import RecognitionQueue
@@ -33,6 +35,9 @@ class Services:
     meals: MealStore
     summaries: SummaryStore
     account: AccountStore
+    #: The memory of corrections: its examples, and ranking a person's photos with them.
+    memory: MemoryStore
+    recall: Recall
     table: NutritionTable
     queue: RecognitionQueue
     #: Each person's photos in order, and the shared slots for downloading and recognizing them.

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     admin_chat_id: int | None = None
     update_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     photo_backlog: int = Field(default=50, ge=1, le=10_000)
+    memory_shared: bool = True
+    memory_shared_min_people: int = Field(default=3, ge=2, le=1000)
 
     @field_validator(
         "telegram_bot_token", "webhook_secret", "model_dir", "metrics_port", "admin_chat_id", mode="before"

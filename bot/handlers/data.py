@@ -15,8 +15,9 @@ from meallog.local_time import local_date_of
 
 FORGET_ASK = (
     "⚠️ <b>Delete everything I hold about you?</b>\n"
-    "Your {meals} meals and their foods, your photos' recognitions and the fixes you made, your goals "
-    "and settings. This can't be undone. (/export first if you want a copy.)"
+    "Your {meals} meals and their foods, your photos' recognitions and the fixes you made, the {taught} "
+    "examples you taught me, your goals and settings. This can't be undone. (/export first if you want "
+    "a copy.)"
 )
 FORGOTTEN = "🗑 Done: I deleted everything I held about you. If you write again, I'll start afresh."
 
@@ -28,16 +29,26 @@ async def on_export(update: Update, context: Context) -> None:
         return
     person, svc = who.person, who.svc
     meals = await svc.account.all_meals(person.id)
+    taught = await svc.memory.count(person.id)
     if not meals:
-        await who.message.reply_text("There is nothing to export yet: no meals logged.")
+        await who.message.reply_text(f"There is nothing to export yet: no meals logged. {_taught(taught)}")
         return
     items = sum(len(meal.items) for meal in meals)
     today = local_date_of(now_of(context), person.timezone)
     await who.message.reply_document(
         meals_csv(meals, person.timezone),
         filename=f"foodbot-meals-{today.isoformat()}.csv",
-        caption=f"📄 {len(meals)} meals, {items} foods. Times in UTC and in {person.timezone}.",
+        caption=(
+            f"📄 {len(meals)} meals, {items} foods. Times in UTC and in {person.timezone}. {_taught(taught)}"
+        ),
     )
+
+
+def _taught(examples: int) -> str:
+    """How much of the memory of corrections is the person's (each photo and food once)."""
+    if examples == 0:
+        return "You haven't taught me any foods yet: fix a food on a photo's card and save it."
+    return f"🧠 You've taught me {examples} example{'s' if examples != 1 else ''} of your foods."
 
 
 async def on_forget(update: Update, context: Context) -> None:
@@ -46,8 +57,11 @@ async def on_forget(update: Update, context: Context) -> None:
     if who is None:
         return
     meals = await who.svc.account.all_meals(who.person.id)
+    taught = await who.svc.memory.count(who.person.id)
     await who.message.reply_text(
-        FORGET_ASK.format(meals=len(meals)), parse_mode=ParseMode.HTML, reply_markup=forget_keyboard()
+        FORGET_ASK.format(meals=len(meals), taught=taught),
+        parse_mode=ParseMode.HTML,
+        reply_markup=forget_keyboard(),
     )
 
 

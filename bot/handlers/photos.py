@@ -1,4 +1,5 @@
-"""A meal photo (or an image sent as a file) → recognition → a draft meal and its card.
+"""A meal photo (or an image sent as a file) → recognition, ranked with the person's memory → a draft
+meal and its card.
 
 Each person's photos come here one at a time, in the order sent (`bot.journal`, `bot.lanes`); the
 download and the model take one of the shared slots. A photo handled a second time (the journal
@@ -160,6 +161,7 @@ async def _reply(
         else:
             await message.reply_text(recognition.error)
         return
+    recognition = await svc.recall.rank(who.person.id, recognition)
     items = []
     for food in recognition.present:
         row = svc.table.get(food.key)
