@@ -9,8 +9,11 @@ foodbot model build-default          build the default bundle from the packaged 
 foodbot train DATA --out RUN_DIR     fine-tune a classifier on a dataset and export a model bundle
 foodbot evaluate BUNDLE DATA         score a model bundle on a dataset
 foodbot export-corrections OUT_DIR   write the photos people corrected as a dataset
+foodbot teach PHOTO FOOD --user ID   teach a person's memory that a photo shows a food
+foodbot evaluate-memory DIR          how well memory names later photos of taught foods
 
-train, evaluate and export-corrections are added by `foodbot.training_commands`.
+train, evaluate and export-corrections are added by `foodbot.training_commands`, teach and
+evaluate-memory by `foodbot.memory_commands`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from foodbot import training_commands
+from foodbot import memory_commands, training_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,12 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.add_argument("--json", action="store_true", help="print one JSON array")
     predict.add_argument("--top", type=int, default=3, metavar="N", help="foods to list per photo (3)")
+    predict.add_argument(
+        "--user", type=int, metavar="ID", help="rank with this person's memory of corrections (DATABASE_URL)"
+    )
 
     model = sub.add_parser("model", help="model bundles")
     model_sub = model.add_subparsers(dest="model_command", required=True)
     build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
     build.add_argument("--force", action="store_true", help="rebuild even when it exists")
     training_commands.add_commands(sub)
+    memory_commands.add_commands(sub)
     return parser
 
 
@@ -154,11 +161,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.top < 1:
             print("--top must be at least 1", file=sys.stderr)
             return 2
-        return run_predict(args.images, args.json, args.top, settings, sys.stdout)
+        return run_predict(args.images, args.json, args.top, settings, sys.stdout, user_id=args.user)
     if args.command == "model" and args.model_command == "build-default":
         return _build_default(settings, args.force)
     if args.command in training_commands.COMMANDS:
         return training_commands.run(args, settings)
+    if args.command in memory_commands.COMMANDS:
+        return memory_commands.run(args, settings)
     return 2
 
 

@@ -6,9 +6,10 @@ still get their foods; the exit status is 1 only when some file failed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -44,8 +45,14 @@ def _read(path: str) -> bytes | str:
         return f"cannot read it ({exc.strerror or exc})"
 
 
-def predict_files(paths: list[str], settings: Settings, table: NutritionTable, top: int) -> list[FileResult]:
-    """Recognize the given files in batches; results come back in the order of `paths`."""
+def predict_files(
+    paths: list[str], settings: Settings, table: NutritionTable, top: int, user_id: int | None = None
+) -> list[FileResult]:
+    """Recognize the given files in batches; results come back in the order of `paths`.
+
+    With `user_id`, each answer is ranked with that person's memory of corrections, as the bot ranks
+    their photos (the shared memory included, per the settings).
+    """
     loaded = [(p, _read(p)) for p in paths]
     readable = [(p, data) for p, data in loaded if isinstance(data, bytes)]
     recognitions: dict[int, Recognition] = {}
@@ -56,6 +63,8 @@ def predict_files(paths: list[str], settings: Settings, table: NutritionTable, t
             chunk = readable[start : start + BATCH]
             for offset, rec in enumerate(recognizer.predict([data for _, data in chunk])):
                 recognitions[start + offset] = rec
+        if user_id is not None:
+            recognitions = asyncio.run(_with_memory(settings, table, user_id, recognitions, top))
     results: list[FileResult] = []
     index = 0
     for path, data in loaded:
@@ -69,6 +78,29 @@ def predict_files(paths: list[str], settings: Settings, table: NutritionTable, t
         else:
             results.append(FileResult(path, estimate_meal(rec, table), None))
     return results
+
+
+async def _with_memory(
+    settings: Settings, table: NutritionTable, user_id: int, recognitions: dict[int, Recognition], top: int
+) -> dict[int, Recognition]:
+    from meallog.db.engine import make_engine, make_sessionmaker
+    from meallog.memory.recall import Recall
+    from meallog.migrate import upgrade_database
+    from meallog.store.memory import MemoryStore
+
+    await asyncio.to_thread(upgrade_database, settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        recall = Recall(
+            MemoryStore(make_sessionmaker(engine)),
+            table.name_of,
+            shared=settings.memory_shared,
+            min_people=settings.memory_shared_min_people,
+        )
+        ranked = {n: await recall.rank(user_id, rec) for n, rec in recognitions.items()}
+    finally:
+        await engine.dispose()
+    return {n: replace(rec, foods=rec.foods[:top]) for n, rec in ranked.items()}
 
 
 def _macros_json(m: Macros) -> dict[str, float]:
@@ -133,9 +165,11 @@ def write_text(results: list[FileResult], out: TextIO) -> None:
             print(f"  meal (* foods): {_macros_text(est.total)}", file=out)
 
 
-def run_predict(paths: list[str], as_json: bool, top: int, settings: Settings, out: TextIO) -> int:
+def run_predict(
+    paths: list[str], as_json: bool, top: int, settings: Settings, out: TextIO, user_id: int | None = None
+) -> int:
     """The command: 0 when every file was read, 1 when any failed."""
-    results = predict_files(paths, settings, default_table(), top)
+    results = predict_files(paths, settings, default_table(), top, user_id)
     if as_json:
         json.dump([result_json(r) for r in results], out, ensure_ascii=False, indent=2)
         out.write("\n")
