@@ -81,6 +81,7 @@ def test_photos_unlike_anything_taught_keep_the_models_answer() -> None:
         ranked = rank_with_memory(plain, memory, name_of)
         assert first(ranked) == "pizza"
         assert abs(ranked.foods[0].confidence - 0.7) < 0.05
+        assert [f.key for f in ranked.foods[:2]] == ["pizza", "bread"], "the model's order stays"
         cat = recognition(unit(), [("pizza", 0.05)], no_food=True)
         assert rank_with_memory(cat, memory, name_of).no_food
 
