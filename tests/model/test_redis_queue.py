@@ -134,6 +134,8 @@ async def test_two_workers_share_the_load(url: str, keys: Keys, workers: Workers
     finally:
         await bot.close()
     assert all(a.error is None and a.foods[0].key == "espresso" for a in answers)
+    assert all(len(a.embedding) == 2 * 1280 for a in answers), "the embedding travels with the answer"
+    assert all(a.bundle_id == bot.served.bundle_id for a in answers)
     served_by = await _worker_of(url, keys, images)
     assert set(served_by) == {"w1", "w2"}, served_by
 
