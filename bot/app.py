@@ -49,8 +49,9 @@ from bot.handlers.goals import on_goal, on_goal_press
 from bot.handlers.history import on_history, on_history_press, on_meal_press, on_week
 from bot.handlers.other import on_unsupported, on_venue
 from bot.handlers.photos import on_backlog, on_document, on_photo
+from bot.handlers.prompts import on_text_or_prompt
 from bot.handlers.settings import on_location, on_settings, on_settings_press
-from bot.handlers.summary import on_any_update, on_summary, on_text_or_prompt
+from bot.handlers.summary import on_any_update, on_summary
 from bot.journal import (
     JOURNAL_KEY,
     Journal,

@@ -7,6 +7,7 @@ from datetime import date
 from html import escape
 from zoneinfo import ZoneInfo
 
+from meallog.db.models import MealStatus
 from meallog.nutrition import NutritionTable
 from meallog.portions import macros_line, total
 from meallog.store.views import ItemView, MealView
@@ -58,7 +59,7 @@ def meal_card(meal: MealView, table: NutritionTable, unsure_threshold: float) ->
     tail: list[str] = []
     if meal.items:
         tail += ["", f"<b>Total:</b> {macros_line(meal.total)}"]
-    if meal.status == "saved":
+    if meal.status == MealStatus.SAVED:
         tail.append("✅ Saved.")
     elif meal.items:
         unsure_any = any(is_unsure(i, unsure_threshold) for i in meal.items)

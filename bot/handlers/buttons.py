@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 from telegram import CallbackQuery, Update
 
 from bot.callbacks import SCALES, Action, Press, decode
-from bot.handlers.cards import card_view, edit_message
+from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.services import Services, services
 from meallog.local_time import local_date_of
 from meallog.portions import MAX_GRAMS, MAX_WEIGHT_TEXT, macros_line
+from meallog.prompts import Prompt, PromptKind
 from meallog.render import day_text, item_prompt
 from meallog.store.items import MAX_ITEMS
 from meallog.store.meals import StaleCard, TooManyItems
@@ -24,8 +25,6 @@ _LOGGER = logging.getLogger(__name__)
 
 STALE = "This button is out of date."
 GONE = "That meal is no longer there."
-SAVED_ALREADY = "This meal is already saved."
-OLD_CARD = "This card is out of date — use the newest one below."
 
 #: Actions that change a draft; they only work on the meal's current card.
 _DRAFT_ACTIONS = {
@@ -59,12 +58,9 @@ async def on_press(update: Update, context: Context) -> None:
         await query.answer(GONE)
         return
     if press.action in _DRAFT_ACTIONS:
-        if meal.status != "draft":
-            await query.answer(SAVED_ALREADY)
-            return
-        # Older than the meal's card: out of date. Newer: the card was just sent and not yet recorded.
-        if meal.card_message_id is not None and query.message.message_id < meal.card_message_id:
-            await query.answer(OLD_CARD)
+        refusal = draft_card_refusal(meal, query.message.message_id)
+        if refusal is not None:
+            await query.answer(refusal)
             return
         try:
             await _draft_press(query, context, svc, user.id, meal, press)
@@ -134,10 +130,8 @@ async def _draft_press(
             updated = await svc.meals.remove_item(meal.id, press.item_id, user_id, version=press.version)
             toast = "Removed."
         case Action.GRAMS | Action.SEARCH | Action.ADD:
-            kind = "grams" if press.action is Action.GRAMS else "search"
-            await svc.people.set_pending(
-                user_id, {"kind": kind, "meal_id": meal.id, "item_id": press.item_id}
-            )
+            kind = PromptKind.GRAMS if press.action is Action.GRAMS else PromptKind.SEARCH
+            await svc.people.set_pending(user_id, Prompt(kind, meal_id=meal.id, item_id=press.item_id))
             prompt = (
                 f"How many grams of <b>{item.name if item else ''}</b>? Type a number, like 150."
                 if press.action is Action.GRAMS
@@ -173,13 +167,13 @@ async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> Me
     """Apply search result number `arg` from the person's pending results."""
     user = await svc.people.get_user(user_id)
     pending = user.pending if user else None
-    if not pending or pending.get("kind") != "results" or pending.get("meal_id") != meal.id:
+    if pending is None or pending.kind is not PromptKind.RESULTS or pending.meal_id != meal.id:
         return None
-    keys: list[str] = pending.get("keys", [])
+    keys = pending.keys or ()
     index = int(press.arg) if press.arg.isdigit() else -1
     if not 0 <= index < len(keys):
         return None
-    grams = pending.get("grams")
+    grams = pending.grams
     if press.item_id:
         updated = await svc.meals.change_item_food(
             meal.id, press.item_id, user_id, keys[index], version=press.version

@@ -11,16 +11,33 @@ from telegram.error import BadRequest
 from bot.handlers.common import Context
 from bot.keyboards import card_keyboard
 from bot.services import Services
+from meallog.db.models import MealStatus
 from meallog.render import meal_card
 from meallog.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
 
+SAVED_ALREADY = "This meal is already saved."
+OLD_CARD = "This card is out of date — use the newest one below."
+
+
+def draft_card_refusal(meal: MealView, message_id: int) -> str | None:
+    """Why a press on message `message_id` may not change `meal` (a toast), or None when it may.
+
+    Only a draft changes, and only from its current card: a press on an older card of it is out of date.
+    A newer message is the card just sent, its id not recorded yet.
+    """
+    if meal.status != MealStatus.DRAFT:
+        return SAVED_ALREADY
+    if meal.card_message_id is not None and message_id < meal.card_message_id:
+        return OLD_CARD
+    return None
+
 
 def card_view(meal: MealView, svc: Services) -> tuple[str, InlineKeyboardMarkup | None]:
     """The card's text and keyboard (a saved meal has no buttons)."""
     text = meal_card(meal, svc.table, svc.unsure_threshold)
-    return text, card_keyboard(meal) if meal.status == "draft" else None
+    return text, card_keyboard(meal) if meal.status == MealStatus.DRAFT else None
 
 
 async def send_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> Message:
@@ -35,7 +52,7 @@ async def send_card(context: Context, chat_id: int, meal: MealView, svc: Service
 
 async def send_missing_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> None:
     """A meal made by an earlier try of this update: send its card only if that try never did."""
-    if meal.card_message_id is None and meal.status == "draft":
+    if meal.card_message_id is None and meal.status == MealStatus.DRAFT:
         await send_card(context, chat_id, meal, svc)
 
 

@@ -14,6 +14,7 @@ from telegram.constants import ParseMode
 from bot.handlers.cards import card_view, edit_message, send_card
 from bot.handlers.common import Context, sender
 from bot.handlers.text import typed_items
+from meallog.db.models import MealStatus
 
 SAVED = "That meal is saved already, so your edit didn't change it. Change it from /history."
 NOT_FOLLOWED = (
@@ -32,7 +33,7 @@ async def on_edit(update: Update, context: Context) -> None:
     if meal is None:
         await message.reply_text(NOT_FOLLOWED)
         return
-    if meal.status != "draft":
+    if meal.status != MealStatus.DRAFT:
         await message.reply_text(SAVED)
         return
     if message.text is not None:

@@ -36,6 +36,7 @@ from meallog.goals import (
     parse_typed_goals,
 )
 from meallog.portions import macros_line
+from meallog.prompts import Prompt, PromptKind
 
 TYPE_HINT = (
     "Type your daily targets, like <i>2000</i> (kcal) or <i>2000 kcal, 120 protein, 70 fat, 230 carbs</i>, "
@@ -60,7 +61,7 @@ async def on_goal(update: Update, context: Context) -> None:
         return
     current = Goals.from_dict(who.person.goals)
     head = f"🎯 Your daily goals: {goals_line(current)}\n\n" if current else "🎯 No daily goals yet.\n\n"
-    await who.svc.people.set_pending(who.person.id, {"kind": "goal_typed"})
+    await who.svc.people.set_pending(who.person.id, Prompt(PromptKind.GOAL_TYPED))
     await who.message.reply_text(
         head + TYPE_HINT, parse_mode=ParseMode.HTML, reply_markup=goal_start_keyboard(current is not None)
     )
@@ -98,10 +99,10 @@ async def answer_typed_goals(who: Sender, context: Context) -> bool:
 
 async def answer_body(who: Sender, context: Context) -> bool:
     """Typed age, height and weight during the computation."""
-    pending = who.person.pending or {}
+    pending = who.person.pending
     text = who.message.text or ""
     try:
-        body = parse_body(text, Sex(pending.get("sex", "f")))
+        body = parse_body(text, Sex(pending.sex if pending is not None and pending.sex else "f"))
     except ValueError as exc:
         await who.message.reply_text(f"{escape(str(exc))}. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
         return True
@@ -113,27 +114,26 @@ async def answer_body(who: Sender, context: Context) -> bool:
         return True
     await who.svc.people.set_pending(
         who.person.id,
-        {
-            "kind": "goal_activity",
-            "sex": body.sex.value,
-            "age": body.age,
-            "height_cm": body.height_cm,
-            "weight_kg": body.weight_kg,
-        },
+        Prompt(
+            PromptKind.GOAL_ACTIVITY,
+            sex=body.sex.value,
+            age=body.age,
+            height_cm=body.height_cm,
+            weight_kg=body.weight_kg,
+        ),
     )
     await who.message.reply_text("🏃 How active are you?", reply_markup=activity_keyboard())
     return True
 
 
-def _body(pending: dict[str, object]) -> Body | None:
+def _body(pending: Prompt) -> Body | None:
+    if pending.sex is None or pending.age is None or pending.height_cm is None or pending.weight_kg is None:
+        return None
     try:
         return Body(
-            sex=Sex(str(pending["sex"])),
-            age=int(str(pending["age"])),
-            height_cm=float(str(pending["height_cm"])),
-            weight_kg=float(str(pending["weight_kg"])),
+            sex=Sex(pending.sex), age=pending.age, height_cm=pending.height_cm, weight_kg=pending.weight_kg
         )
-    except (KeyError, ValueError):
+    except ValueError:
         return None
 
 
@@ -143,38 +143,42 @@ async def on_goal_press(update: Update, context: Context) -> None:
     if found is None:
         return
     people, person, arg = found.svc.people, found.person, found.press.arg
-    pending = person.pending or {}
+    pending = person.pending
+    kind = pending.kind if pending is not None else None
     step, _, value = arg.partition(".")
     if found.press.action is not Action.GOAL:
         await found.query.answer(STALE)
         return
     if step == "calc":
-        await people.set_pending(person.id, {"kind": "goal_sex"})
+        await people.set_pending(person.id, Prompt(PromptKind.GOAL_SEX))
         await found.query.answer()
         await found.edit(
             context, "🧮 The equation (Mifflin-St Jeor) differs for men and women. You are:", sex_keyboard()
         )
     elif step == "sex" and value in {s.value for s in Sex}:
-        await people.set_pending(person.id, {"kind": "goal_body", "sex": value})
+        await people.set_pending(person.id, Prompt(PromptKind.GOAL_BODY, sex=value))
         await found.query.answer()
         await found.edit(context, f"📏 {BODY_PROMPT}")
-    elif step == "act" and value in {a.value for a in Activity} and pending.get("kind") == "goal_activity":
-        await people.set_pending(person.id, {**pending, "kind": "goal_aim", "activity": value})
+    elif step == "act" and value in {a.value for a in Activity} and kind is PromptKind.GOAL_ACTIVITY:
+        assert pending is not None
+        await people.set_pending(person.id, pending.then(PromptKind.GOAL_AIM, activity=value))
         await found.query.answer()
         await found.edit(context, "🎯 And your aim?", aim_keyboard())
-    elif step == "aim" and value in {a.value for a in Aim} and pending.get("kind") == "goal_aim":
+    elif step == "aim" and value in {a.value for a in Aim} and kind is PromptKind.GOAL_AIM:
+        assert pending is not None
         body = _body(pending)
-        activity = Activity(str(pending.get("activity")))
-        if body is None:
+        if body is None or pending.activity not in {a.value for a in Activity}:
             await found.query.answer(STALE)
             return
+        activity = Activity(pending.activity)
         aim = Aim(value)
         goals = compute_goals(body, activity, aim)
-        await people.set_pending(person.id, {"kind": "goal_proposal", "goals": goals.as_dict()})
+        await people.set_pending(person.id, Prompt(PromptKind.GOAL_PROPOSAL, goals=goals.as_dict()))
         await found.query.answer()
         await found.edit(context, _proposal_text(body, activity, aim, goals), goal_proposal_keyboard())
-    elif step == "save" and pending.get("kind") == "goal_proposal":
-        goals_found = Goals.from_dict(dict(pending.get("goals") or {}))
+    elif step == "save" and kind is PromptKind.GOAL_PROPOSAL:
+        assert pending is not None
+        goals_found = Goals.from_dict(dict(pending.goals or {}))
         if goals_found is None:
             await found.query.answer(STALE)
             return

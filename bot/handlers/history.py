@@ -11,16 +11,18 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import MOVES, Action
-from bot.handlers.cards import retire_card, send_card
+from bot.handlers.cards import draft_card_refusal, retire_card, send_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import ALREADY_DONE, STALE, menu_press
 from bot.keyboards import back_keyboard, history_keyboard, parse_day_arg, when_keyboard
 from bot.schedule import now_of
 from bot.services import services
 from meallog.charts import week_chart_png
+from meallog.db.models import MealStatus
 from meallog.goals import Goals
 from meallog.local_time import local_date_of
 from meallog.portions import Macros
+from meallog.prompts import Prompt, PromptKind
 from meallog.render import day_text
 from meallog.store.meals import StaleCard
 from meallog.store.views import MealView
@@ -28,8 +30,6 @@ from meallog.summary_times import parse_when
 from meallog.text_fit import MAX_CAPTION, fit_html
 
 GONE = "That meal is no longer there."
-NOT_A_DRAFT = "This meal is already saved."
-OLD_CARD = "This card is out of date — use the newest one below."
 FUTURE = "That's in the future."
 #: How far back /history goes.
 HISTORY_DAYS = 366
@@ -116,7 +116,7 @@ async def on_meal_press(update: Update, context: Context) -> None:
         await found.query.answer(GONE)
         return
     if press.action is Action.REOPEN:
-        if meal.status != "saved":
+        if meal.status != MealStatus.SAVED:
             await found.query.answer(STALE)
             return
         draft = await svc.meals.reopen_meal(meal.id, person.id)
@@ -126,17 +126,15 @@ async def on_meal_press(update: Update, context: Context) -> None:
         await found.query.answer("Change it, then Save. Discard keeps it as it was.")
         await send_card(context, found.chat_id, draft, svc)
         return
-    if meal.status != "draft":
-        await found.query.answer(NOT_A_DRAFT)
-        return
-    if meal.card_message_id is not None and found.message_id < meal.card_message_id:
-        await found.query.answer(OLD_CARD)
+    refusal = draft_card_refusal(meal, found.message_id)
+    if refusal is not None:
+        await found.query.answer(refusal)
         return
     if press.action is Action.WHEN:
         await found.query.answer()
         await found.edit(context, _when_text(meal, person.timezone), when_keyboard(meal))
     elif press.action is Action.TYPE_TIME:
-        await svc.people.set_pending(person.id, {"kind": "meal_time", "meal_id": meal.id})
+        await svc.people.set_pending(person.id, Prompt(PromptKind.MEAL_TIME, meal_id=meal.id))
         await found.query.answer()
         await found.edit(context, WHEN_PROMPT, back_keyboard(meal.id))
     elif press.action is Action.MOVE and press.arg in MOVES:
@@ -170,10 +168,10 @@ def _when_text(meal: MealView, tz: str) -> str:
 
 async def answer_meal_time(who: Sender, context: Context) -> bool:
     """The typed day and time for a draft (after ⌨ in its day & time picker)."""
-    pending = who.person.pending or {}
     svc, person = who.svc, who.person
-    meal = await svc.meals.get_meal(int(pending.get("meal_id") or 0), person.id)
-    if meal is None or meal.status != "draft":
+    meal_id = person.pending.meal_id if person.pending is not None else None
+    meal = await svc.meals.get_meal(meal_id or 0, person.id)
+    if meal is None or meal.status != MealStatus.DRAFT:
         await svc.people.set_pending(person.id, None)
         return False
     now = now_of(context)

@@ -24,6 +24,7 @@ from bot.handlers.common import Context, Sender, sender
 from bot.journal import tried_before
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
 from bot.telegram_io import typing_while_slow
+from meallog.prompts import Prompt, PromptKind
 from meallog.store.views import NewItem
 from model.images import image_format
 from model.recognition import Recognition
@@ -180,7 +181,7 @@ async def _reply(
         source_message_id=message.message_id,
     )
     if not meal.items:
-        await svc.people.set_pending(who.person.id, {"kind": "search", "meal_id": meal.id, "item_id": 0})
+        await svc.people.set_pending(who.person.id, Prompt(PromptKind.SEARCH, meal_id=meal.id, item_id=0))
     if note is None:
         await send_card(context, message.chat_id, meal, svc)
         return

@@ -20,6 +20,7 @@ from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, set
 from bot.schedule import now_of
 from meallog.goals import Goals
 from meallog.portions import macros_line
+from meallog.prompts import Prompt, PromptKind
 from meallog.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
 from meallog.store.people import PeopleStore
 from meallog.store.views import UserView
@@ -39,7 +40,7 @@ TZ_PROMPT = (
 
 async def ask_timezone(context: Context, people: PeopleStore, person: UserView) -> None:
     """Wait for a timezone: the prompt, with a one-tap location button under the input field."""
-    await people.set_pending(person.id, {"kind": "tz"})
+    await people.set_pending(person.id, Prompt(PromptKind.TIMEZONE))
     await context.bot.send_message(
         person.chat_id, TZ_PROMPT, parse_mode=ParseMode.HTML, reply_markup=location_keyboard()
     )

@@ -1,22 +1,24 @@
-"""Typed text: the answer to a prompt (grams, a food name), or a quick entry like "200 g rice"."""
+"""Typed text about meals: grams or a food name answering a card's prompt, or a quick entry like
+"200 g rice". `bot.handlers.prompts` routes each text here or to the other prompts' answers."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
-from telegram import Message, Update
+from telegram import Message
 from telegram.constants import ParseMode
 
 from bot.handlers.cards import retire_card, send_card, send_missing_card
-from bot.handlers.common import Context, sender
+from bot.handlers.common import Context, Sender
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
 from bot.services import Services
+from meallog.db.models import MealStatus
 from meallog.nutrition import NutritionTable
 from meallog.portions import MAX_GRAMS
+from meallog.prompts import Prompt, PromptKind
 from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from meallog.store.views import MealView, NewItem
 from meallog.text_fit import ECHO_CHARS, clip
@@ -30,44 +32,48 @@ NOT_UNDERSTOOD = (
 SEARCH_RESULTS = 6
 
 
-async def on_text(update: Update, context: Context) -> None:
-    """Answer the pending prompt if there is one; otherwise treat the text as a quick entry."""
-    who = await sender(update, context)
-    if who is None or not who.message.text:
-        return
-    message, person, svc = who.message, who.person, who.svc
-    pending = person.pending or {}
+async def _prompt_draft(who: Sender) -> MealView | None:
+    """The draft the person's prompt is about; None (and the prompt dropped) when it is gone or saved."""
+    prompt = who.person.pending
     meal = None
-    if pending.get("meal_id"):
-        meal = await svc.meals.get_meal(int(pending["meal_id"]), person.id)
-        if meal is None or meal.status != "draft":
-            await svc.people.set_pending(person.id, None)
-            meal, pending = None, {}
-    if meal is not None and pending.get("kind") == "grams":
-        await _answer_grams(message, context, svc, person.id, meal, pending)
-    elif meal is not None and pending.get("kind") in {"search", "results"}:
-        await _answer_search(message, context, svc, person.id, meal, int(pending.get("item_id") or 0))
-    else:
-        await _quick_entry(message, context, svc, person.id)
+    if prompt is not None and prompt.meal_id:
+        meal = await who.svc.meals.get_meal(prompt.meal_id, who.person.id)
+    if meal is None or meal.status != MealStatus.DRAFT:
+        await who.svc.people.set_pending(who.person.id, None)
+        return None
+    return meal
 
 
-async def _answer_grams(
-    message: Message, context: Context, svc: Services, user_id: int, meal: MealView, pending: dict[str, Any]
-) -> None:
+async def answer_grams(who: Sender, context: Context) -> bool:
+    """Typed grams for a food of a draft (after ✏️ → grams); False when the draft is gone."""
+    meal = await _prompt_draft(who)
+    if meal is None or who.person.pending is None:
+        return False
+    message, svc, user_id = who.message, who.svc, who.person.id
     grams = parse_grams(message.text or "")
     if grams is None:
         await message.reply_text(f"Please type the grams as a number between 1 and {MAX_GRAMS:g}, like 150.")
-        return
-    updated = await svc.meals.set_item_grams(meal.id, int(pending.get("item_id") or 0), user_id, grams)
+        return True
+    updated = await svc.meals.set_item_grams(meal.id, who.person.pending.item_id or 0, user_id, grams)
     await svc.people.set_pending(user_id, None)
     if updated is None:
         await message.reply_text("That food is no longer on the meal.")
-        return
+        return True
     await retire_card(context, meal, f"✏️ Changed to {grams:.0f} g — the meal is below.")
     await send_card(context, message.chat_id, updated, svc)
+    return True
 
 
-async def _answer_search(
+async def answer_search(who: Sender, context: Context) -> bool:
+    """A typed food name to change a draft's food or add one (also typed over earlier results)."""
+    meal = await _prompt_draft(who)
+    if meal is None or who.person.pending is None:
+        return False
+    await _search(who.message, context, who.svc, who.person.id, meal, who.person.pending.item_id or 0)
+    return True
+
+
+async def _search(
     message: Message, context: Context, svc: Services, user_id: int, meal: MealView, item_id: int
 ) -> None:
     text = message.text or ""
@@ -93,13 +99,13 @@ async def _answer_search(
         return
     await svc.people.set_pending(
         user_id,
-        {
-            "kind": "results",
-            "meal_id": meal.id,
-            "item_id": item_id,
-            "keys": [f.key for f in foods],
-            "grams": grams,
-        },
+        Prompt(
+            PromptKind.RESULTS,
+            meal_id=meal.id,
+            item_id=item_id,
+            keys=tuple(f.key for f in foods),
+            grams=grams,
+        ),
     )
     await retire_card(context, meal, "🔎 Searching — pick a food below.")
     result = await context.bot.send_message(
@@ -125,7 +131,9 @@ def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:
     return [NewItem(resolved.food.key, resolved.grams, source="typed")]
 
 
-async def _quick_entry(message: Message, context: Context, svc: Services, user_id: int) -> None:
+async def quick_entry(who: Sender, context: Context) -> None:
+    """Typed text that answers no prompt: a meal like "200 g rice" gets its card."""
+    message, svc, user_id = who.message, who.svc, who.person.id
     items = typed_items(message.text or "", svc.table)
     if isinstance(items, str):
         await message.reply_text(items, parse_mode=ParseMode.HTML)

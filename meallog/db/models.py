@@ -8,6 +8,7 @@ Timestamps are stored as timezone-aware UTC (`UTCDateTime`), whatever the databa
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -39,7 +40,15 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-MEAL_STATUSES = ("draft", "saved")
+
+class MealStatus(StrEnum):
+    """A meal is a draft while the person corrects it, then saved with its numbers frozen."""
+
+    DRAFT = "draft"
+    SAVED = "saved"
+
+
+MEAL_STATUSES = tuple(status.value for status in MealStatus)
 UPDATE_STATES = ("new", "done", "failed")
 ITEM_SOURCES = ("model", "changed", "typed")
 CORRECTION_KINDS = ("changed", "removed", "added")

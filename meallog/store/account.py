@@ -8,7 +8,7 @@ from typing import Any, cast
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.engine import CursorResult
 
-from meallog.db.models import Base, Meal, MealItem
+from meallog.db.models import Base, Meal, MealItem, MealStatus
 from meallog.portions import Macros
 from meallog.store.base import TableStore, meals_query
 from meallog.store.views import MealView
@@ -30,7 +30,7 @@ class AccountStore(TableStore):
             .join(MealItem, MealItem.meal_id == Meal.id)
             .where(
                 Meal.user_id == user_id,
-                Meal.status == "saved",
+                Meal.status == MealStatus.SAVED,
                 Meal.local_date >= first,
                 Meal.local_date <= last,
             )

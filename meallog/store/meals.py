@@ -19,7 +19,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from meallog.db.models import Meal, MealItem, Prediction, User
+from meallog.db.models import Meal, MealItem, MealStatus, Prediction, User
 from meallog.local_time import local_date_of
 from meallog.nutrition import Food
 from meallog.portions import MAX_GRAMS, macros_for
@@ -96,7 +96,7 @@ class MealStore(TableStore):
             now = utc_now()
             meal = Meal(
                 user_id=user_id,
-                status="draft",
+                status=MealStatus.DRAFT,
                 source_message_id=source_message_id,
                 eaten_at=eaten_at.astimezone(UTC),
                 local_date=local_date_of(eaten_at, user.timezone),
@@ -277,7 +277,7 @@ class MealStore(TableStore):
             if meal is None:
                 return None
             now = utc_now()
-            meal.status = "saved"
+            meal.status = MealStatus.SAVED
             meal.saved_at = now
             if meal.replaces_meal_id is not None:
                 await self._replace_original(session, meal)
@@ -286,11 +286,11 @@ class MealStore(TableStore):
 
     async def discard_draft(self, meal_id: int, user_id: int) -> bool:
         """Delete a draft of this person (its corrections stay); False if there was none."""
-        return await self._delete(meal_id, user_id, "draft")
+        return await self._delete(meal_id, user_id, MealStatus.DRAFT)
 
     async def delete_meal(self, meal_id: int, user_id: int) -> bool:
         """Delete a saved meal of this person (its corrections stay); False if there was none."""
-        return await self._delete(meal_id, user_id, "saved")
+        return await self._delete(meal_id, user_id, MealStatus.SAVED)
 
     # -- reading -------------------------------------------------------------------------------------
 
@@ -299,7 +299,9 @@ class MealStore(TableStore):
         async with self._read() as session:
             meals = await session.scalars(
                 meals_query()
-                .where(Meal.user_id == user_id, Meal.local_date == local_date, Meal.status == "saved")
+                .where(
+                    Meal.user_id == user_id, Meal.local_date == local_date, Meal.status == MealStatus.SAVED
+                )
                 .order_by(Meal.eaten_at, Meal.id)
             )
             return [self._meal_view(meal) for meal in meals]
@@ -309,7 +311,7 @@ class MealStore(TableStore):
         async with self._read() as session:
             meal = await session.scalar(
                 meals_query()
-                .where(Meal.user_id == user_id, Meal.status == "saved")
+                .where(Meal.user_id == user_id, Meal.status == MealStatus.SAVED)
                 .order_by(Meal.saved_at.desc(), Meal.id.desc())
                 .limit(1)
             )
@@ -328,13 +330,15 @@ class MealStore(TableStore):
         async with self._write() as session:
             original = await session.scalar(
                 meals_query()
-                .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == "saved")
+                .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == MealStatus.SAVED)
                 .with_for_update(of=Meal)
             )
             if original is None:
                 return None
             open_copy = await session.scalar(
-                meals_query().where(Meal.replaces_meal_id == meal_id, Meal.status == "draft").limit(1)
+                meals_query()
+                .where(Meal.replaces_meal_id == meal_id, Meal.status == MealStatus.DRAFT)
+                .limit(1)
             )
             if open_copy is not None:
                 return self._meal_view(open_copy)
@@ -351,7 +355,7 @@ class MealStore(TableStore):
                 )
             draft = Meal(
                 user_id=user_id,
-                status="draft",
+                status=MealStatus.DRAFT,
                 eaten_at=original.eaten_at,
                 local_date=original.local_date,
                 photo_file_id=original.photo_file_id,
@@ -458,7 +462,7 @@ class MealStore(TableStore):
             return None
         meal = await session.scalar(
             meals_query()
-            .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == "draft")
+            .where(Meal.id == meal_id, Meal.user_id == user_id, Meal.status == MealStatus.DRAFT)
             .with_for_update(of=Meal)
         )
         if meal is not None and version is not None and meal.version != version:
@@ -482,7 +486,7 @@ class MealStore(TableStore):
         await session.flush()
         return self._meal_view(meal)
 
-    async def _delete(self, meal_id: int, user_id: int, status: str) -> bool:
+    async def _delete(self, meal_id: int, user_id: int, status: MealStatus) -> bool:
         if not valid_id(meal_id):
             return False
         async with self._write() as session:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from meallog.db.models import User
+from meallog.prompts import Prompt
 from meallog.store.base import Store
 from meallog.store.views import UserView, user_view
 from meallog.summary_times import first_due, moved_due, utc_now
@@ -82,11 +83,12 @@ class PeopleStore(Store):
             await session.flush()
             return user_view(user)
 
-    async def set_pending(self, user_id: int, pending: dict[str, Any] | None) -> None:
+    async def set_pending(self, user_id: int, pending: Prompt | None) -> None:
         """Remember (or clear, with None) the prompt the person is answering. No-op for an unknown person."""
+        stored = pending.to_json() if pending is not None else None
         async with self._write() as session:
             await session.execute(
-                update(User).where(User.id == user_id).values(pending=pending, updated_at=utc_now())
+                update(User).where(User.id == user_id).values(pending=stored, updated_at=utc_now())
             )
 
     async def unblock(self, user_id: int) -> bool:

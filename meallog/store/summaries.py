@@ -14,7 +14,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.types import Date
 
-from meallog.db.models import Meal, User
+from meallog.db.models import Meal, MealStatus, User
 from meallog.store.base import TableStore, meals_query
 from meallog.store.views import MealView, SummaryClaim, SummaryOutcome
 from meallog.summary_times import first_due
@@ -157,7 +157,7 @@ class SummaryStore(TableStore):
         async with self._read() as session:
             meals = await session.scalars(
                 meals_query()
-                .where(tuple_(Meal.user_id, Meal.local_date).in_(wanted), Meal.status == "saved")
+                .where(tuple_(Meal.user_id, Meal.local_date).in_(wanted), Meal.status == MealStatus.SAVED)
                 .order_by(Meal.eaten_at, Meal.id)
             )
             for meal in meals:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from meallog.db.models import Correction, Meal, MealItem, User
+from meallog.db.models import Correction, Meal, MealItem, MealStatus, User
 from meallog.nutrition import NutritionTable
 from meallog.portions import Macros, total
+from meallog.prompts import Prompt
 from meallog.summary_times import DEFAULT_SUMMARY_MINUTE
 
 
@@ -37,7 +38,8 @@ class UserView:
     timezone: str
     settings: dict[str, Any]
     goals: dict[str, Any]
-    pending: dict[str, Any] | None
+    #: What their next typed text answers (`meallog.prompts`).
+    pending: Prompt | None
     blocked_at: datetime | None
     #: The daily summary: wall time in minutes after local midnight, on/off, the last local day summed up.
     summary_minute: int = DEFAULT_SUMMARY_MINUTE
@@ -72,11 +74,11 @@ class PredictionView:
 
 @dataclass(frozen=True, slots=True)
 class MealView:
-    """A meal with its items in order; `status` is "draft" or "saved"; times are aware UTC."""
+    """A meal with its items in order; times are aware UTC."""
 
     id: int
     user_id: int
-    status: str
+    status: MealStatus
     eaten_at: datetime
     local_date: date
     caption: str | None
@@ -166,7 +168,7 @@ def user_view(user: User) -> UserView:
         timezone=user.timezone,
         settings=copy.deepcopy(user.settings),
         goals=copy.deepcopy(user.goals),
-        pending=copy.deepcopy(user.pending),
+        pending=Prompt.from_json(user.pending),
         blocked_at=user.blocked_at,
         summary_minute=user.summary_minute,
         summaries_on=user.summaries_on,
@@ -204,7 +206,7 @@ def meal_view(meal: Meal, table: NutritionTable) -> MealView:
     return MealView(
         id=meal.id,
         user_id=meal.user_id,
-        status=meal.status,
+        status=MealStatus(meal.status),
         eaten_at=meal.eaten_at,
         local_date=meal.local_date,
         caption=meal.caption,

@@ -12,6 +12,7 @@ from sqlalchemy import func, or_, select
 
 from meallog.db.engine import make_engine
 from meallog.db.models import Base
+from meallog.prompts import Prompt, PromptKind
 from meallog.store.views import NewItem
 from tests.bot.conftest import (
     App,
@@ -109,7 +110,7 @@ async def _ann_and_bob_use_the_bot(app: App, tg: FakeTelegram) -> FakeUser:
     assert await svc.meals.reopen_meal(typed.id, 1001) is not None
     await svc.people.set_goals(1001, {"kcal": 2000, "protein_g": 100, "fat_g": 70, "carbs_g": 250})
     await svc.people.update_settings(1001, {"empty_day": "silent"})
-    await svc.people.set_pending(1001, {"kind": "goal_typed"})
+    await svc.people.set_pending(1001, Prompt(PromptKind.GOAL_TYPED))
     bob = tg.user(1002, "Bob")
     await svc.people.ensure_user(1002, 1002)
     theirs = await svc.meals.start_draft(

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.handlers.history import week_caption
 from bot.keyboards import day_keyboard, history_keyboard
+from meallog.db.models import MealStatus
 from meallog.goals import Goals
 from meallog.nutrition import default_table
 from meallog.portions import Macros
@@ -65,7 +66,7 @@ def _item(n: int, key: str, name: str | None = None) -> ItemView:
     return ItemView(n, n, key, name or food.name, 123.0, food.portion_name, macros, "model", 0.1)
 
 
-def _meal(n: int, items: int, *, status: str = "saved", name: str | None = None) -> MealView:
+def _meal(n: int, items: int, *, status: MealStatus = MealStatus.SAVED, name: str | None = None) -> MealView:
     foods = [_item(i, key, name) for i, key in enumerate(islice(cycle(LONG_FOODS), items), 1)]
     return MealView(n, 1, status, _at(n), DAY, _caption(n), None, None, None, None, tuple(foods), None)
 
@@ -102,13 +103,13 @@ def test_today_keyboard_pages_a_long_day() -> None:
 
 def test_a_card_of_the_most_foods_with_long_names_and_a_long_caption_fits() -> None:
     for name in (None, "A food with a name much longer than any in the table " * 3):
-        shown = _shown(meal_card(_meal(1, MAX_ITEMS, status="draft", name=name), TABLE, 0.5))
+        shown = _shown(meal_card(_meal(1, MAX_ITEMS, status=MealStatus.DRAFT, name=name), TABLE, 0.5))
         assert f"{MAX_ITEMS}. " in shown and "Total:" in shown and "Tap a food to fix it" in shown
         assert "\n" not in shown.split("\n", 1)[0] and shown.startswith("🍽 Dinner 1 with <friends> & family")
 
 
 def test_a_small_card_keeps_each_food_on_two_lines() -> None:
-    shown = _shown(meal_card(_meal(1, 2, status="draft"), TABLE, 0.5))
+    shown = _shown(meal_card(_meal(1, 2, status=MealStatus.DRAFT), TABLE, 0.5))
     assert "1. Peanut butter and jelly sandwich — 123 g (≈ 1.2 × 1 sandwich) ❓ unsure\n    123 kcal" in shown
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from meallog.prompts import Prompt, PromptKind
 from meallog.summary_times import WhenError, parse_when
 from tests.bot.conftest import StartBot, ask_body, ask_meal_time, control_clock, press, services_of
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
@@ -103,7 +104,7 @@ async def test_a_body_that_makes_no_sense_is_refused_with_the_range(
     for reply in replies[2:]:
         assert reply.startswith("Those aren't numbers I can use: age must be 14 to 100 years, height 120")
     person = await services_of(app).people.get_user(1001)
-    assert person is not None and person.pending == {"kind": "goal_body", "sex": "f"}, "still asking"
+    assert person is not None and person.pending == Prompt(PromptKind.GOAL_BODY, sex="f"), "still asking"
     (activity,) = await _replies(tg, ann, "34 170 60")
     assert "How active" in activity
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from meallog.db.models import MealStatus
 from meallog.goals import Goals
 from meallog.portions import Macros
 from meallog.store.views import ItemView, MealView
@@ -42,7 +43,7 @@ def _item(n: int, name: str, grams: float, kcal: float) -> ItemView:
 
 def _meal(n: int, hour: int, *items: ItemView, caption: str | None = None) -> MealView:
     eaten = datetime(2026, 5, 5, hour, 15, tzinfo=TZ).astimezone(UTC)
-    return MealView(n, 1, "saved", eaten, DAY, caption, None, None, None, None, tuple(items), None)
+    return MealView(n, 1, MealStatus.SAVED, eaten, DAY, caption, None, None, None, None, tuple(items), None)
 
 
 MEALS = [

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.db.models import User
+from meallog.prompts import Prompt, PromptKind
 from meallog.store.corrections import CorrectionStore
 from meallog.store.meals import MealStore
 from meallog.store.people import PeopleStore
@@ -324,7 +325,7 @@ async def test_deleting_a_person_removes_all_they_logged(
 async def test_drafts_survive_a_restart(people: PeopleStore, meals: MealStore, database: str) -> None:
     meal = await photo_draft(meals)
     changed = await meals.change_item_food(meal.id, item_of(meal, "salad"), ALICE, "rice")
-    await people.set_pending(ALICE, {"kind": "grams", "meal_id": meal.id, "item_id": item_of(meal, "pizza")})
+    await people.set_pending(ALICE, Prompt(PromptKind.GRAMS, meal_id=meal.id, item_id=item_of(meal, "pizza")))
 
     engine = make_engine(database)  # a new process: new engine, new stores, same database
     try:
@@ -334,7 +335,7 @@ async def test_drafts_survive_a_restart(people: PeopleStore, meals: MealStore, d
         assert await restarted.get_meal(meal.id, ALICE) == changed
         user = await PeopleStore(sessions).get_user(ALICE)
         assert user is not None
-        assert user.pending == {"kind": "grams", "meal_id": meal.id, "item_id": item_of(meal, "pizza")}
+        assert user.pending == Prompt(PromptKind.GRAMS, meal_id=meal.id, item_id=item_of(meal, "pizza"))
         saved = await restarted.save_meal(meal.id, ALICE)
         assert saved is not None and changed is not None
         assert saved.items == changed.items

@@ -6,11 +6,12 @@ import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meallog.db.models import User
 from meallog.local_time import local_date_of
+from meallog.prompts import Prompt, PromptKind
 from meallog.store.people import PeopleStore
 from tests.meallog.store.conftest import ALICE
 
@@ -30,7 +31,7 @@ async def test_people_are_created_once_and_keep_their_settings(
     assert carol.blocked_at is None
 
     await people.set_timezone(3003, "America/New_York")
-    await people.set_pending(3003, {"kind": "search", "meal_id": 5, "item_id": 0})
+    await people.set_pending(3003, Prompt(PromptKind.SEARCH, meal_id=5, item_id=0))
     async with sessions.begin() as session:  # as a summary that found the bot blocked (403) leaves it
         await session.execute(update(User).where(User.id == 3003).values(blocked_at=datetime.now(UTC)))
     blocked = await people.get_user(3003)
@@ -38,7 +39,10 @@ async def test_people_are_created_once_and_keep_their_settings(
 
     again = await people.ensure_user(3003, chat_id=31)  # they wrote again: from a new chat, unblocked
     assert (again.chat_id, again.timezone, again.blocked_at) == (31, "America/New_York", None)
-    assert again.pending == {"kind": "search", "meal_id": 5, "item_id": 0}
+    assert again.pending == Prompt(PromptKind.SEARCH, meal_id=5, item_id=0)
+    async with sessions.begin() as session:  # stored in the shape earlier versions wrote: no migration
+        stored = await session.scalar(select(User.pending).where(User.id == 3003))
+    assert stored == {"kind": "search", "meal_id": 5, "item_id": 0}
 
     await people.set_pending(3003, None)
     cleared = await people.get_user(3003)
@@ -59,7 +63,7 @@ async def test_unknown_time_zones_and_people_are_refused(people: PeopleStore) ->
             await people.set_timezone(ALICE, bad)
     with pytest.raises(LookupError):
         await people.set_timezone(9999, "UTC")
-    await people.set_pending(9999, {"kind": "grams"})  # a no-op, not an error
+    await people.set_pending(9999, Prompt(PromptKind.GRAMS))  # a no-op, not an error
     user = await people.get_user(ALICE)
     assert user is not None and user.timezone == "UTC"
 
