@@ -11,7 +11,7 @@ import html
 import logging
 import signal
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from secrets import token_urlsafe
 from typing import Any
 
@@ -30,6 +30,7 @@ from telegram.ext import (
 )
 
 from bot.callbacks import Action, pattern
+from bot.clock import CLOCK_KEY, clock_of
 from bot.error_report import admin_reporter
 from bot.handlers.access import check_access, on_added_to_group
 from bot.handlers.buttons import on_press
@@ -62,7 +63,7 @@ from bot.journal import (
 from bot.lanes import Lanes
 from bot.model_setup import configured_bundle, make_recognizer
 from bot.reembed import REEMBED_JOB, reembed
-from bot.schedule import CLOCK_KEY, clock_of, schedule_summaries
+from bot.schedule import schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.telegram_io import RetryingRequest, message_budget
@@ -207,10 +208,16 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             _sweep, interval=settings.update_lease_seconds / 3, first=0, name=SWEEP_JOB
         )
         app.job_queue.run_repeating(reembed, interval=60, first=60, name=REEMBED_JOB)
-    memory = MemoryStore(sessions)
+
+    # One clock for the handlers, the stores and the summary tick: the application's, read at each
+    # call, so a test that sets the time sets it everywhere.
+    def now() -> datetime:
+        return clock_of(app)()
+
+    memory = MemoryStore(sessions, now)
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,
-        people=PeopleStore(sessions),
+        people=PeopleStore(sessions, now),
         memory=memory,
         recall=Recall(
             memory,
@@ -218,9 +225,9 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             shared=settings.memory_shared,
             min_people=settings.memory_shared_min_people,
         ),
-        meals=MealStore(sessions, table),
-        summaries=SummaryStore(sessions, table),
-        account=AccountStore(sessions, table),
+        meals=MealStore(sessions, table, now),
+        summaries=SummaryStore(sessions, table, now),
+        account=AccountStore(sessions, table, now),
         table=table,
         queue=queue,
         lanes=lanes,

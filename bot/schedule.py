@@ -20,7 +20,8 @@ Exactly once per person per local day, with any number of bot processes on one d
 * a claim whose process died is taken over after `LEASE`. Only a process dying between Telegram
   accepting a message and the database recording it can repeat a summary.
 
-The clock is injectable: the tick reads `now` from `bot_data[CLOCK_KEY]`, which tests replace.
+The tick reads the application's clock (`bot.clock`), which tests replace. What to do with each claim
+is `meallog.summary_decision.decide`, a plain function; this module sends.
 """
 
 from __future__ import annotations
@@ -31,24 +32,23 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
 
+from bot.clock import clock_of, now_of
 from bot.telegram_io import retry_seconds
 from meallog.store.summaries import SummaryStore
 from meallog.store.views import SummaryClaim, SummaryOutcome
 from meallog.summaries import daily_message
-from meallog.summary_times import catch_up_day, next_due, resume_due, sums_up_yesterday, utc_now
+from meallog.summary_decision import Verdict, decide, known_zone
+from meallog.summary_times import next_due, sums_up_yesterday
 
 _LOGGER = logging.getLogger(__name__)
 
-CLOCK_KEY = "foodbot.clock"
 SCHEDULER_KEY = "foodbot.summary_scheduler"
 JOB_NAME = "daily-summaries"
 TICK_SECONDS = 60
@@ -57,19 +57,7 @@ LEASE = timedelta(minutes=10)
 #: How long one summary may keep meeting 429s before its claim is released for the next tick.
 RETRY_BUDGET = timedelta(minutes=3)
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
-
-
-def clock_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Clock:
-    """The application's clock: real UTC time unless a test put another in `bot_data`."""
-    found: Clock = application.bot_data.get(CLOCK_KEY, utc_now)
-    return found
-
-
-def now_of(context: CallbackContext[Any, Any, Any, Any]) -> datetime:
-    """The current instant by the application's clock."""
-    return clock_of(context.application)()
 
 
 @dataclass
@@ -192,25 +180,20 @@ class SummaryScheduler:
         settled: list[SummaryOutcome] = []
         wanted: list[tuple[SummaryClaim, date]] = []
         for claim in claims:
-            if not _known_zone(claim.timezone):  # never stored so, but one bad row must not stop the tick
-                claim = replace(claim, timezone="UTC")
-            day = catch_up_day(claim.due_at, claim.summary_minute, now, claim.timezone)
-            if day is None:
-                report.late += 1
-                due = resume_due(now, claim.summary_minute, claim.timezone)
-                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, due))
-            elif claim.last_date is not None and claim.last_date >= day:
-                settled.append(
-                    SummaryOutcome(
-                        claim.user_id, claim.claimed_at, next_due(day, claim.summary_minute, claim.timezone)
-                    )
+            decision = decide(claim, now, self._allowed)
+            if decision.verdict is Verdict.SEND and decision.day is not None:
+                wanted.append(
+                    (claim if known_zone(claim.timezone) else replace(claim, timezone="UTC"), decision.day)
                 )
-            elif self._allowed and claim.user_id not in self._allowed:
+                continue
+            if decision.verdict is Verdict.LATE:
+                report.late += 1
+            elif decision.verdict is Verdict.NOT_ALLOWED:
                 report.not_allowed += 1
-                following = next_due(day, claim.summary_minute, claim.timezone)
-                settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, following, day))
-            else:
-                wanted.append((claim, day))
+            # Only a person off the allow-list has the day recorded (as done, silently); a late summary
+            # or one already sent leaves the record of the last day summed up as it is.
+            day = decision.day if decision.verdict is Verdict.NOT_ALLOWED else None
+            settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, decision.next_due, day))
         meals = await self._summaries.meals_on_days((claim.user_id, day) for claim, day in wanted)
         jobs = []
         for claim, day in wanted:
@@ -275,15 +258,6 @@ class SummaryScheduler:
             return SummaryOutcome(claim.user_id, claim.claimed_at, following, job.day)
 
 
-@lru_cache(maxsize=1024)
-def _known_zone(tz: str) -> bool:
-    try:
-        ZoneInfo(tz)
-    except (KeyError, ValueError):
-        return False
-    return True
-
-
 def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> SummaryScheduler:
     """The application's scheduler, made on first use from its bot, summary store and allow-list."""
     from bot.services import SERVICES_KEY, Services
@@ -310,6 +284,6 @@ def schedule_summaries(application: Application[Any, Any, Any, Any, Any, Any]) -
     job_queue = application.job_queue
     if job_queue is None:
         raise RuntimeError("the daily summaries need PTB's job queue: install python-telegram-bot[job-queue]")
-    now = utc_now()
+    now = clock_of(application)()
     first = TICK_SECONDS - (now.second + now.microsecond / 1e6) % TICK_SECONDS
     job_queue.run_repeating(summary_tick, interval=TICK_SECONDS, first=first, name=JOB_NAME)

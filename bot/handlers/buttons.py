@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from telegram import CallbackQuery, Update
 
 from bot.callbacks import SCALES, Action, Press, decode
+from bot.clock import now_of
 from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
@@ -149,7 +149,7 @@ async def _draft_press(
         case Action.SAVE:
             updated = await svc.meals.save_meal(meal.id, user_id, version=press.version)
             if updated is not None:
-                toast = await _saved_toast(svc, user_id, updated)
+                toast = await _saved_toast(context, svc, user_id, updated)
         case Action.DISCARD:
             await svc.meals.discard_draft(meal.id, user_id)
             await svc.people.set_pending(user_id, None)
@@ -186,11 +186,11 @@ async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> Me
     )
 
 
-async def _saved_toast(svc: Services, user_id: int, meal: MealView) -> str:
+async def _saved_toast(context: Context, svc: Services, user_id: int, meal: MealView) -> str:
     user = await svc.people.get_user(user_id)
     tz = user.timezone if user else "UTC"
     meals = await svc.meals.meals_on(user_id, meal.local_date)
-    today = local_date_of(datetime.now(UTC), tz) == meal.local_date
+    today = local_date_of(now_of(context), tz) == meal.local_date
     day_kcal = sum(m.total.kcal for m in meals)
     return f"Saved. {'Today' if today else meal.local_date.isoformat()}: {day_kcal:.0f} kcal"
 

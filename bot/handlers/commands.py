@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
@@ -10,10 +9,10 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
+from bot.clock import now_of
 from bot.handlers.common import Context, sender
 from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
-from bot.schedule import now_of
 from meallog.local_time import local_date_of
 from meallog.portions import macros_line
 from meallog.render import day_text
@@ -118,7 +117,7 @@ async def on_timezone(update: Update, context: Context) -> None:
         )
         return
     await svc.people.set_timezone(person.id, zone)
-    now = datetime.now(ZoneInfo(zone))
+    now = now_of(context).astimezone(ZoneInfo(zone))
     await message.reply_text(f"Timezone set to {zone}. It's {now:%H:%M} there now.")
 
 

@@ -6,10 +6,10 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
+from bot.clock import now_of
 from bot.handlers.common import Context, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import forget_keyboard
-from bot.schedule import now_of
 from meallog.export import meals_csv
 from meallog.local_time import local_date_of
 

@@ -11,11 +11,11 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import MOVES, Action
+from bot.clock import now_of
 from bot.handlers.cards import draft_card_refusal, retire_card, send_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import ALREADY_DONE, STALE, menu_press
 from bot.keyboards import back_keyboard, history_keyboard, parse_day_arg, when_keyboard
-from bot.schedule import now_of
 from bot.services import services
 from meallog.charts import week_chart_png
 from meallog.db.models import MealStatus

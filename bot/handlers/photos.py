@@ -14,11 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
+from datetime import UTC
 
 from telegram import File, Message, Update
 from telegram.error import BadRequest
 
+from bot.clock import now_of
 from bot.handlers.cards import card_view, edit_message, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, sender
 from bot.journal import tried_before
@@ -172,7 +173,7 @@ async def _reply(
         items.append(NewItem(food.key, row.portion_g, source="model", confidence=food.confidence))
     meal = await svc.meals.start_draft(
         who.person.id,
-        eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        eaten_at=message.date.astimezone(UTC) if message.date else now_of(context),
         photo_file_id=file_id,
         photo_unique_id=unique_id,
         caption=message.caption,

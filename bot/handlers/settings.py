@@ -14,10 +14,10 @@ from telegram import ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
+from bot.clock import now_of
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
-from bot.schedule import now_of
 from meallog.goals import Goals
 from meallog.portions import macros_line
 from meallog.prompts import Prompt, PromptKind

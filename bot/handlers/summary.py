@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 from telegram.constants import ParseMode
 
+from bot.clock import now_of
 from bot.handlers.common import Context, sender
-from bot.schedule import now_of
 from bot.services import services
 from meallog.goals import Goals
 from meallog.local_time import local_date_of

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC
 from html import escape
 
 from telegram import Message
 from telegram.constants import ParseMode
 
+from bot.clock import now_of
 from bot.handlers.cards import retire_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender
 from bot.journal import tried_before
@@ -144,7 +145,7 @@ async def quick_entry(who: Sender, context: Context) -> None:
         return
     meal = await svc.meals.start_draft(
         user_id,
-        eaten_at=message.date.astimezone(UTC) if message.date else datetime.now(UTC),
+        eaten_at=message.date.astimezone(UTC) if message.date else now_of(context),
         items=items,
         source_message_id=message.message_id,
     )

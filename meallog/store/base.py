@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -18,6 +19,7 @@ from meallog.db.engine import WRITE
 from meallog.db.models import Meal
 from meallog.nutrition import NutritionTable
 from meallog.store.views import MealView, meal_view
+from meallog.summary_times import utc_now
 
 #: Ids are 32-bit integers in the database; anything outside cannot name a row.
 MAX_ID = 2**31 - 1
@@ -52,12 +54,21 @@ def _writer_lock(sessions: async_sessionmaker[AsyncSession]) -> asyncio.Lock | N
     return _SQLITE_WRITERS.setdefault(bind.sync_engine, asyncio.Lock())
 
 
-class Store:
-    """A store over an async sessionmaker: short read sessions and one transaction per change."""
+Clock = Callable[[], datetime]
+"""The current instant, aware UTC: `utc_now`, or a test's clock."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+
+class Store:
+    """A store over an async sessionmaker: short read sessions and one transaction per change.
+
+    `clock` stamps what the store writes (`created_at`, `updated_at`, the day a summary is planned
+    from); the bot passes its application's clock, so a test that sets the time sets it everywhere.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock = utc_now) -> None:
         self._sessions = sessions
         self._writer = _writer_lock(sessions)
+        self._now = clock
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncSession]:
@@ -79,8 +90,10 @@ class Store:
 class TableStore(Store):
     """A store that hands out meals: their items are named (and priced, when they change) from the table."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], table: NutritionTable) -> None:
-        super().__init__(sessions)
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], table: NutritionTable, clock: Clock = utc_now
+    ) -> None:
+        super().__init__(sessions, clock)
         self._table = table
 
     def _meal_view(self, meal: Meal) -> MealView:

@@ -16,6 +16,7 @@ rows back for `training.corrections`.
 from __future__ import annotations
 
 import copy
+from datetime import datetime
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meallog.db.models import Correction, Meal, MealItem
 from meallog.store.base import Store
 from meallog.store.views import CorrectionView, correction_view
-from meallog.summary_times import utc_now
 
 
-async def track_correction(session: AsyncSession, meal: Meal, item: MealItem, *, removed: bool) -> None:
+async def track_correction(
+    session: AsyncSession, meal: Meal, item: MealItem, *, removed: bool, now: datetime
+) -> None:
     """Bring the item's correction row in line with the item (see the module docstring)."""
     if meal.prediction is None or meal.photo_file_id is None:
         return
@@ -54,7 +56,7 @@ async def track_correction(session: AsyncSession, meal: Meal, item: MealItem, *,
             bundle_id=meal.prediction.bundle_id,
             model_foods=copy.deepcopy(meal.prediction.foods),
             model_key=item.model_key,
-            created_at=utc_now(),
+            created_at=now,
         )
         session.add(existing)
     existing.final_key = final_key
@@ -82,10 +84,10 @@ async def before_replacing(session: AsyncSession, original: Meal, draft: Meal) -
     return [item for pos, item in original_items.items() if pos not in kept and item.model_key]
 
 
-async def after_replacing(session: AsyncSession, draft: Meal, removed: list[MealItem]) -> None:
+async def after_replacing(session: AsyncSession, draft: Meal, removed: list[MealItem], now: datetime) -> None:
     """Saving a reopened copy, once the original is gone: its corrections follow the copy's final state."""
     for item in draft.items:
-        await track_correction(session, draft, item, removed=False)
+        await track_correction(session, draft, item, removed=False, now=now)
     if draft.prediction is not None and draft.photo_file_id is not None:
         for item in removed:
             session.add(
@@ -100,7 +102,7 @@ async def after_replacing(session: AsyncSession, draft: Meal, removed: list[Meal
                     model_key=item.model_key,
                     final_key=None,
                     kind="removed",
-                    created_at=utc_now(),
+                    created_at=now,
                 )
             )
         await session.flush()

@@ -36,7 +36,6 @@ from meallog.store.items import (
 )
 from meallog.store.memory import learn_from_meal
 from meallog.store.views import MealView, NewItem
-from meallog.summary_times import utc_now
 from model.recognition import Recognition
 
 
@@ -93,7 +92,7 @@ class MealStore(TableStore):
                 made = await self._from_message(session, user_id, source_message_id)
                 if made is not None:
                     return self._meal_view(made)
-            now = utc_now()
+            now = self._now()
             meal = Meal(
                 user_id=user_id,
                 status=MealStatus.DRAFT,
@@ -159,7 +158,7 @@ class MealStore(TableStore):
             await session.execute(
                 update(Meal)
                 .where(Meal.id == meal_id)
-                .values(card_chat_id=chat_id, card_message_id=message_id, updated_at=utc_now())
+                .values(card_chat_id=chat_id, card_message_id=message_id, updated_at=self._now())
             )
 
     async def change_item_food(
@@ -178,7 +177,7 @@ class MealStore(TableStore):
             set_macros(item, macros_for(food, grams))
             item.source = "changed"
             item.confidence = model_confidence(meal, food_key)
-            await track_correction(session, meal, item, removed=False)
+            await track_correction(session, meal, item, removed=False, now=self._now())
             return await self._touched(session, meal)
 
     async def remove_item(
@@ -190,7 +189,7 @@ class MealStore(TableStore):
             if found is None:
                 return None
             meal, item = found
-            await track_correction(session, meal, item, removed=True)
+            await track_correction(session, meal, item, removed=True, now=self._now())
             meal.items.remove(item)
             return await self._touched(session, meal)
 
@@ -264,7 +263,7 @@ class MealStore(TableStore):
             set_macros(item, macros_for(food, grams))
             meal.items.append(item)
             await session.flush()
-            await track_correction(session, meal, item, removed=False)
+            await track_correction(session, meal, item, removed=False, now=self._now())
             return await self._touched(session, meal)
 
     async def save_meal(self, meal_id: int, user_id: int, *, version: int | None = None) -> MealView | None:
@@ -276,12 +275,12 @@ class MealStore(TableStore):
             meal = await self._draft(session, meal_id, user_id, version)
             if meal is None:
                 return None
-            now = utc_now()
+            now = self._now()
             meal.status = MealStatus.SAVED
             meal.saved_at = now
             if meal.replaces_meal_id is not None:
                 await self._replace_original(session, meal)
-            await learn_from_meal(session, meal)
+            await learn_from_meal(session, meal, now)
             return await self._touched(session, meal)
 
     async def discard_draft(self, meal_id: int, user_id: int) -> bool:
@@ -342,7 +341,7 @@ class MealStore(TableStore):
             )
             if open_copy is not None:
                 return self._meal_view(open_copy)
-            now = utc_now()
+            now = self._now()
             prediction = None
             if original.prediction is not None:
                 prediction = Prediction(
@@ -416,7 +415,7 @@ class MealStore(TableStore):
         removed = await before_replacing(session, original, draft)
         await session.delete(original)
         await session.flush()
-        await after_replacing(session, draft, removed)
+        await after_replacing(session, draft, removed, self._now())
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -481,7 +480,7 @@ class MealStore(TableStore):
         return (meal, item) if item is not None else None
 
     async def _touched(self, session: AsyncSession, meal: Meal) -> MealView:
-        meal.updated_at = utc_now()
+        meal.updated_at = self._now()
         meal.version = (meal.version or 1) + 1
         await session.flush()
         return self._meal_view(meal)

@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from meallog.db.models import Meal, MemoryExample, User
 from meallog.memory.teaching import SOURCES, lessons
 from meallog.store.base import Store
-from meallog.summary_times import utc_now
 
 #: Examples of one person per food that the shared memory takes (the latest ones).
 PER_PERSON = 5
@@ -56,7 +55,7 @@ def _view(row: MemoryExample) -> ExampleView:
     )
 
 
-async def learn_from_meal(session: AsyncSession, meal: Meal) -> None:
+async def learn_from_meal(session: AsyncSession, meal: Meal, now: datetime) -> None:
     """Make the examples a saved photo meal teaches, replacing what the same photo taught before.
 
     `meal` is loaded with its items and prediction. A meal without a photo or an embedding (a typed
@@ -72,7 +71,6 @@ async def learn_from_meal(session: AsyncSession, meal: Meal) -> None:
             MemoryExample.source != "taught",
         )
     )
-    now = utc_now()
     for lesson in lessons((item.food_key, item.model_key) for item in meal.items):
         session.add(
             MemoryExample(
@@ -120,7 +118,7 @@ class MemoryStore(Store):
                 source=source,
                 photo_file_id=photo_file_id,
                 photo_unique_id=photo_unique_id,
-                created_at=utc_now(),
+                created_at=self._now(),
             )
             session.add(row)
             await session.flush()

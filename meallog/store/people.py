@@ -19,7 +19,7 @@ from meallog.db.models import User
 from meallog.prompts import Prompt
 from meallog.store.base import Store
 from meallog.store.views import UserView, user_view
-from meallog.summary_times import first_due, moved_due, utc_now
+from meallog.summary_times import first_due, moved_due
 
 
 class PeopleStore(Store):
@@ -35,7 +35,7 @@ class PeopleStore(Store):
             user = await session.get(User, user_id)
             if user is not None and user.chat_id == chat_id and user.blocked_at is None:
                 return user_view(user)
-        now = utc_now()
+        now = self._now()
         async with self._write() as session:
             insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
             stmt = insert(User).values(
@@ -76,7 +76,7 @@ class PeopleStore(Store):
             if user is None:
                 raise LookupError(f"no user {user_id}")
             user.timezone = tz
-            user.updated_at = utc_now()
+            user.updated_at = self._now()
             # Planned again in the new zone by the next summary tick (bot.schedule).
             user.summary_due_at = None
             user.summary_claimed_at = None
@@ -88,7 +88,7 @@ class PeopleStore(Store):
         stored = pending.to_json() if pending is not None else None
         async with self._write() as session:
             await session.execute(
-                update(User).where(User.id == user_id).values(pending=stored, updated_at=utc_now())
+                update(User).where(User.id == user_id).values(pending=stored, updated_at=self._now())
             )
 
     async def unblock(self, user_id: int) -> bool:
@@ -99,7 +99,7 @@ class PeopleStore(Store):
             return False
         async with self._write() as session:
             await session.execute(
-                update(User).where(User.id == user_id).values(blocked_at=None, updated_at=utc_now())
+                update(User).where(User.id == user_id).values(blocked_at=None, updated_at=self._now())
             )
         return True
 
@@ -118,7 +118,7 @@ class PeopleStore(Store):
                 else:
                     merged[key] = value
             user.settings = merged
-            user.updated_at = utc_now()
+            user.updated_at = self._now()
             await session.flush()
             return user_view(user)
 
@@ -129,7 +129,7 @@ class PeopleStore(Store):
             if user is None:
                 return None
             user.goals = copy.deepcopy(goals)
-            user.updated_at = utc_now()
+            user.updated_at = self._now()
             await session.flush()
             return user_view(user)
 
@@ -162,6 +162,6 @@ class PeopleStore(Store):
                     )
                 user.summaries_on = on
             user.summary_claimed_at = None
-            user.updated_at = utc_now()
+            user.updated_at = self._now()
             await session.flush()
             return user_view(user)

@@ -113,7 +113,8 @@ class FakeClock:
 
 def control_clock(app: App, now: dtm.datetime) -> FakeClock:
     """Give the running bot a clock the test sets, and stop its real minute tick (the test runs it)."""
-    from bot.schedule import CLOCK_KEY, JOB_NAME
+    from bot.clock import CLOCK_KEY
+    from bot.schedule import JOB_NAME
 
     clock = FakeClock(now)
     app.bot_data[CLOCK_KEY] = clock

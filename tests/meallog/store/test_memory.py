@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -154,3 +155,12 @@ async def test_examples_of_another_bundle_wait_to_be_embedded_again(
     assert len(await memory.examples(ALICE, "bundle-2")) == 3
     assert len(await memory.examples(ALICE, "test-bundle-1")) == 4, "the old rows keep their bundle"
     assert await memory.count(ALICE) == 4, "a photo and food embedded twice counts once"
+
+
+async def test_the_store_stamps_what_it_writes_with_the_clock_it_is_given(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    moment = datetime(2031, 1, 2, 3, 4, tzinfo=UTC)
+    store = MemoryStore(sessions, lambda: moment)
+    example = await store.teach(ALICE, "rice", encode_embedding(vector()), "b")
+    assert example.created_at == moment
