@@ -5,7 +5,8 @@ foodbot evaluate BUNDLE DATA [--split test|val|all] [--json FILE]
 foodbot export-corrections OUT_DIR [--user ID] [--no-download]
 
 `foodbot/cli.py` calls `add_commands` while building its parser and `run` for these commands. Only argparse
-is imported here at start, so `foodbot --help` stays fast; torch and timm load when a command runs.
+and `training.config` (the run's settings and their defaults, standard library only) are imported here at
+start, so `foodbot --help` stays fast; torch and timm load when a command runs.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
+from training.config import MAX_WORKERS, TrainConfig, default_workers
 
 COMMANDS = frozenset({"train", "evaluate", "export-corrections"})
+#: `foodbot train`'s defaults are TrainConfig's, so each lives in one place; data and out have none, and
+#: these stand-ins for them are never read.
+DEFAULTS = TrainConfig(data=Path(), out=Path())
 
 
 def _lr(value: str) -> float | None:
@@ -44,50 +49,71 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="where the run is written")
     data = train.add_argument_group("data")
     data.add_argument(
-        "--layout", default="auto", choices=["auto", "coco", "food101", "folder", "corrections"]
+        "--layout", default=DEFAULTS.layout, choices=["auto", "coco", "food101", "folder", "corrections"]
     )
     data.add_argument("--val-data", type=Path, metavar="DIR", help="coco: the validation folder")
-    data.add_argument("--val-fraction", type=float, default=0.2, help="held out for validation (0.2)")
+    data.add_argument(
+        "--val-fraction",
+        type=float,
+        default=DEFAULTS.val_fraction,
+        help=f"held out for validation ({DEFAULTS.val_fraction})",
+    )
     data.add_argument("--mapping", type=Path, metavar="FILE", help="label → food key CSV/JSON")
     data.add_argument(
         "--write-mapping", type=Path, metavar="FILE", help="write a draft mapping file and stop"
     )
     model = train.add_argument_group("model")
-    model.add_argument("--arch", default="tf_efficientnet_lite0", help="any timm architecture")
+    model.add_argument("--arch", default=DEFAULTS.arch, help="any timm architecture")
     model.add_argument(
         "--backbone",
-        default="auto",
+        default=DEFAULTS.backbone,
         help="auto, default (the default bundle), hub, none, or a bundle folder / weights file",
     )
     model.add_argument("--image-size", type=int, metavar="PX", help="input size (the arch's default)")
-    model.add_argument("--head", default="auto", choices=["auto", "softmax", "sigmoid"])
-    model.add_argument("--loss", default="asl", choices=["asl", "bce"], help="multi-label loss (asl)")
-    opt = train.add_argument_group("optimisation")
-    opt.add_argument("--epochs", type=int, default=10)
-    opt.add_argument("--batch-size", type=int, default=32)
-    opt.add_argument("--accum", type=int, default=1, metavar="STEPS", help="gradient accumulation steps")
-    opt.add_argument(
-        "--lr", type=_lr, default=1e-3, metavar="RATE", help="AdamW peak rate, or auto (LR finder)"
+    model.add_argument("--head", default=DEFAULTS.head, choices=["auto", "softmax", "sigmoid"])
+    model.add_argument(
+        "--loss",
+        default=DEFAULTS.multilabel_loss,
+        choices=["asl", "bce"],
+        help=f"multi-label loss ({DEFAULTS.multilabel_loss})",
     )
-    opt.add_argument("--weight-decay", type=float, default=0.05)
-    opt.add_argument("--warmup-epochs", type=float, default=1.0)
-    opt.add_argument("--label-smoothing", type=float, default=0.1)
-    opt.add_argument("--aa", default="rand-m9-mstd0.5-inc1", help="timm auto-augment policy, or none")
-    opt.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA")
-    opt.add_argument("--cutmix", type=float, default=0.0, metavar="ALPHA")
+    opt = train.add_argument_group("optimisation")
+    opt.add_argument("--epochs", type=int, default=DEFAULTS.epochs)
+    opt.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size)
     opt.add_argument(
-        "--freeze-epochs", type=int, default=0, help="train only the head for the first N epochs"
+        "--accum", type=int, default=DEFAULTS.accum_steps, metavar="STEPS", help="gradient accumulation steps"
+    )
+    opt.add_argument(
+        "--lr", type=_lr, default=DEFAULTS.lr, metavar="RATE", help="AdamW peak rate, or auto (LR finder)"
+    )
+    opt.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay)
+    opt.add_argument("--warmup-epochs", type=float, default=DEFAULTS.warmup_epochs)
+    opt.add_argument("--label-smoothing", type=float, default=DEFAULTS.label_smoothing)
+    opt.add_argument(
+        "--aa", default=DEFAULTS.auto_augment or "none", help="timm auto-augment policy, or none"
+    )
+    opt.add_argument("--mixup", type=float, default=DEFAULTS.mixup, metavar="ALPHA")
+    opt.add_argument("--cutmix", type=float, default=DEFAULTS.cutmix, metavar="ALPHA")
+    opt.add_argument(
+        "--freeze-epochs",
+        type=int,
+        default=DEFAULTS.freeze_epochs,
+        help="train only the head for the first N epochs",
     )
     opt.add_argument("--balanced", action="store_true", help="sample classes evenly")
     opt.add_argument("--patience", type=int, metavar="EPOCHS", help="stop after N epochs without improvement")
-    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--seed", type=int, default=DEFAULTS.seed)
     run = train.add_argument_group("run")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides DEVICE")
-    run.add_argument("--workers", type=int, help="data loading processes (up to 8)")
+    run.add_argument("--workers", type=int, help=f"data loading processes (up to {MAX_WORKERS})")
     run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last epoch")
     run.add_argument("--find-lr", action="store_true", help="run the LR range test, write lr_find.png, stop")
     run.add_argument(
-        "--lr-find-steps", type=int, default=100, metavar="N", help="batches the test runs (100)"
+        "--lr-find-steps",
+        type=int,
+        default=DEFAULTS.lr_find_steps,
+        metavar="N",
+        help=f"batches the test runs ({DEFAULTS.lr_find_steps})",
     )
     run.add_argument("--no-onnx", action="store_true", help="do not write model.onnx")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -96,13 +122,15 @@ def add_commands(sub: Any) -> None:
     evaluate.add_argument("bundle", type=Path, metavar="BUNDLE")
     evaluate.add_argument("data", type=Path, metavar="DATA")
     evaluate.add_argument(
-        "--layout", default="auto", choices=["auto", "coco", "food101", "folder", "corrections"]
+        "--layout", default=DEFAULTS.layout, choices=["auto", "coco", "food101", "folder", "corrections"]
     )
     evaluate.add_argument(
         "--split", choices=["train", "val", "test", "all"], help="(test, coco val, else all)"
     )
-    evaluate.add_argument("--val-fraction", type=float, default=0.2, help="as in training, for --split val")
-    evaluate.add_argument("--seed", type=int, default=0, help="as in training, for --split val")
+    evaluate.add_argument(
+        "--val-fraction", type=float, default=DEFAULTS.val_fraction, help="as in training, for --split val"
+    )
+    evaluate.add_argument("--seed", type=int, default=DEFAULTS.seed, help="as in training, for --split val")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--json", type=Path, metavar="FILE", help="also write the full figures as JSON")
 
@@ -129,13 +157,12 @@ def _fail(message: str) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    import os
-
     from meallog.nutrition import default_table
+    from training.config import TrainingError
     from training.datasets import DatasetError, load_dataset
     from training.export import ExportError
     from training.mapping import MappingError, suggest_mapping, write_mapping_file
-    from training.train import TrainConfig, TrainingError, find_lr, train
+    from training.train import find_lr, train
 
     if args.write_mapping is not None:
         try:
@@ -177,7 +204,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         balanced=args.balanced,
         seed=args.seed,
         device=args.device or settings.device,
-        workers=args.workers if args.workers is not None else min(8, os.cpu_count() or 1),
+        workers=args.workers if args.workers is not None else default_workers(),
         patience=args.patience,
         resume=args.resume,
         onnx=not args.no_onnx,

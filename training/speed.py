@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.train import TrainConfig, train
+from training.config import TrainConfig
+from training.train import train
 
 
 def make_dataset(root: Path, classes: int, per_class: int, size: int, seed: int = 0) -> Path:

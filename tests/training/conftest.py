@@ -11,7 +11,8 @@ import torch
 
 from model.bundle import ModelBundle
 from tests.training.synth import make_folder
-from training.train import TrainConfig, TrainResult, train
+from training.config import TrainConfig, TrainResult
+from training.train import train
 
 #: Small enough for two shared CPU cores: 64 px inputs from 80 px images.
 IMAGE_SIZE = 64

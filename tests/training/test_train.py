@@ -17,19 +17,13 @@ from model.bundle import ModelBundle, load_bundle
 from model.recognizer import Recognizer
 from tests.training.conftest import IMAGE_SIZE, Trained, tiny_config
 from tests.training.synth import CLASSES, make_coco, make_folder, make_image, plate
+from training.backbone import Backbone, build_model, resolve_backbone
+from training.config import TrainingError
+from training.losses import asymmetric_loss, soft_cross_entropy
 from training.lr_find import suggest
-from training.train import (
-    Backbone,
-    TrainingError,
-    asymmetric_loss,
-    build_model,
-    find_lr,
-    prepare,
-    resolve_backbone,
-    soft_cross_entropy,
-    train,
-    warmup_cosine,
-)
+from training.schedule import warmup_cosine
+from training.setup import prepare
+from training.train import find_lr, train
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -244,7 +238,7 @@ def test_randaugment_at_full_magnitude_never_posterizes_to_zero_bits() -> None:
     from PIL import Image
 
     from model.bundle import DataConfig
-    from training.train import safe_auto_augment, train_transform
+    from training.setup import safe_auto_augment, train_transform
 
     assert safe_auto_augment("rand-m9-mstd0.5-inc1") == "rand-m9-mstd0.5-inc1-mmax9"
     assert safe_auto_augment("rand-m7-mmax12") == "rand-m7-mmax12" and safe_auto_augment(None) is None
