@@ -94,15 +94,28 @@ def decode(data: str | None) -> Press | None:
     return Press(action, meal_id, item_id, arg, version)
 
 
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A button that moves a draft in time: its code in the callback data, its label, how far."""
+
+    code: str
+    label: str
+    days: int = 0
+    minutes: int = 0
+
+
+#: The day & time picker's move buttons, row by row (`bot.keyboards.when_keyboard`).
+MOVE_ROWS: tuple[tuple[Move, ...], ...] = (
+    (Move("d-", "◀ Day before", days=-1), Move("d+", "Day after ▶", days=1)),
+    (
+        Move("h-", "−1 h", minutes=-60),
+        Move("q-", "−15 min", minutes=-15),
+        Move("q+", "+15 min", minutes=15),
+        Move("h+", "+1 h", minutes=60),
+    ),
+)
 #: Moving a draft in time: code → (days, minutes).
-MOVES: dict[str, tuple[int, int]] = {
-    "d-": (-1, 0),
-    "d+": (1, 0),
-    "h-": (0, -60),
-    "q-": (0, -15),
-    "q+": (0, 15),
-    "h+": (0, 60),
-}
+MOVES: dict[str, tuple[int, int]] = {m.code: (m.days, m.minutes) for row in MOVE_ROWS for m in row}
 
 #: Actions about the person rather than one meal: their data carry meal id 0.
 PERSON_ACTIONS = frozenset(

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import SCALES, Action, encode, encode_person
+from bot.callbacks import MOVE_ROWS, SCALES, Action, encode, encode_person
 from meallog.goals import ACTIVITY_NAMES, Activity
 from meallog.nutrition import Food
 from meallog.render import day_page
@@ -225,16 +225,7 @@ def when_keyboard(meal: MealView) -> InlineKeyboardMarkup:
     meal_id, v = meal.id, meal.version
     return InlineKeyboardMarkup(
         [
-            [
-                _button("◀ Day before", Action.MOVE, meal_id, 0, "d-", v),
-                _button("Day after ▶", Action.MOVE, meal_id, 0, "d+", v),
-            ],
-            [
-                _button("−1 h", Action.MOVE, meal_id, 0, "h-", v),
-                _button("−15 min", Action.MOVE, meal_id, 0, "q-", v),
-                _button("+15 min", Action.MOVE, meal_id, 0, "q+", v),
-                _button("+1 h", Action.MOVE, meal_id, 0, "h+", v),
-            ],
+            *([_button(m.label, Action.MOVE, meal_id, 0, m.code, v) for m in row] for row in MOVE_ROWS),
             [_button("⌨ Type a day and time", Action.TYPE_TIME, meal_id)],
             [_button("« Back to the meal", Action.CARD, meal_id)],
         ]
