@@ -69,7 +69,6 @@ from bot.settings import Settings
 from bot.telegram_io import RetryingRequest, message_budget
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.memory.recall import Recall
-from meallog.migrate import upgrade_database
 from meallog.nutrition import default_table
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
@@ -277,6 +276,8 @@ def prepare_storage(settings: Settings) -> str | None:
     serving (with QUEUE_URL the workers have it: a replica neither reads nor builds a bundle); a one-line
     problem for the host (a full or read-only disk, a database that cannot be reached), or None if all
     is well."""
+    from meallog.migrate import upgrade_database  # Alembic: needed once, at start, not by every import
+
     try:
         upgrade_database(settings.database_url)
     except (SQLAlchemyError, OSError) as exc:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.model_setup import configured_bundle, make_recognizer
 from bot.settings import Settings
 from meallog.nutrition import Food, NutritionTable, default_table
 
@@ -89,6 +88,8 @@ def teach(photo: Path, food_text: str, user_id: int, as_json: bool, settings: Se
         data = photo.read_bytes()
     except OSError as exc:
         return _fail(f"cannot read {photo}: {exc.strerror or exc}")
+    from bot.model_setup import make_recognizer  # the model: only when a command runs
+
     recognizer = make_recognizer(settings, table, progress=lambda line: print(line, file=sys.stderr))
     recognition = recognizer.predict([data])[0]
     if recognition.error:
@@ -132,6 +133,7 @@ def _folder_photos(data: Path) -> list[tuple[str, Path]]:
 
 def evaluate_memory(data: Path, shots: Sequence[int], as_json: bool, settings: Settings) -> int:
     """`foodbot evaluate-memory`: 0 when memory broke nothing beyond the tolerance, 1 otherwise."""
+    from bot.model_setup import configured_bundle, make_recognizer
     from meallog.memory.evaluation import NO_FOOD, Photo, evaluate, report_text
 
     if not data.is_dir():

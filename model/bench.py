@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from model.queue import InProcessQueue
@@ -138,5 +137,16 @@ def run_bench(recognizer: Recognizer, size: int, seconds: float) -> dict[str, An
         "p99_ms": round(served["p99_ms"], 1),
         "half_load_per_s": round(served["half_load_per_s"], 1),
         "batch_sizes": served["batch_sizes"],
-        "threads": torch.get_num_threads(),
+        "threads": _threads(recognizer),
     }
+
+
+def _threads(recognizer: Recognizer) -> int:
+    """CPU threads the runtime computes on: ONNX Runtime's own pool, else PyTorch's (imported only then,
+    so benchmarking an ONNX bundle on the CPU loads no PyTorch, as serving it does not)."""
+    threads = getattr(recognizer.runtime, "threads", None)
+    if isinstance(threads, int):
+        return threads
+    import torch
+
+    return torch.get_num_threads()

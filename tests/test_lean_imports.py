@@ -123,3 +123,20 @@ async def test_a_cpu_worker_serving_an_onnx_bundle_does_not_import_torch(
     finally:
         await _stop(process, log)
     assert _heavy(modules) == {"onnxruntime"}
+
+
+def test_benchmarking_an_onnx_bundle_on_the_cpu_loads_no_pytorch(
+    tmp_path: Path, data_dir: Path, default_bundle: ModelBundle
+) -> None:
+    modules = tmp_path / "modules.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", _FOODBOT_LISTING_MODULES, str(modules), "bench", "--json", "--seconds", "0.5"],
+        env=foodbot_env(data_dir, DEVICE="cpu"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"runtime": "onnxruntime-cpu"' in done.stdout
+    assert _heavy(modules) == {"onnxruntime"}
