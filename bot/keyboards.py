@@ -184,10 +184,14 @@ def _page_row(day: date, meals: Sequence[MealView], shown: Page) -> list[list[In
     return [row] if row else []
 
 
-def confirm_keyboard(yes: Action, meal_id: int, yes_text: str) -> InlineKeyboardMarkup:
-    """A yes/cancel pair for deleting and undoing."""
+#: A Cancel button's argument when the question replaced a day's list, which Cancel brings back.
+BACK_TO_DAY = "day"
+
+
+def confirm_keyboard(yes: Action, meal_id: int, yes_text: str, cancel_arg: str = "") -> InlineKeyboardMarkup:
+    """A yes/cancel pair for deleting and undoing; with `BACK_TO_DAY` Cancel shows the day again."""
     return InlineKeyboardMarkup(
-        [[_button(yes_text, yes, meal_id), _button("Cancel", Action.CANCEL, meal_id)]]
+        [[_button(yes_text, yes, meal_id), _button("Cancel", Action.CANCEL, meal_id, arg=cancel_arg)]]
     )
 
 

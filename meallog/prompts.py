@@ -6,13 +6,21 @@ time) or walks through steps (the goal calculator); the question is stored with 
 stored JSON keeps its earlier shape (`{"kind": "grams", "meal_id": 5, "item_id": 9}`), so no migration,
 and a stored value that no longer makes sense (an unknown kind, a bad field) reads as no prompt at
 all rather than failing the person's next message.
+
+A prompt is asked at a time (`asked_at`, stamped by `PeopleStore.set_pending`) and typed text stops
+answering it after `PROMPT_TTL`: a meal typed an hour after an abandoned search is a new meal, not an
+addition to the old draft. Prompts stored before `asked_at` existed never expire.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+#: How long typed text answers an open prompt.
+PROMPT_TTL = timedelta(minutes=20)
 
 
 class PromptKind(StrEnum):
@@ -46,6 +54,11 @@ class Prompt:
     weight_kg: float | None = None
     activity: str | None = None
     goals: dict[str, Any] | None = None
+    asked_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether typed text at `now` no longer answers this prompt (`PROMPT_TTL` after it was asked)."""
+        return self.asked_at is not None and now - self.asked_at > PROMPT_TTL
 
     def then(self, kind: PromptKind, **changes: Any) -> Prompt:
         """The next step of a walk through steps, keeping what was answered so far."""
@@ -56,7 +69,9 @@ class Prompt:
         data: dict[str, Any] = {"kind": self.kind.value}
         for field in fields(self)[1:]:
             value = getattr(self, field.name)
-            if value is not None:
+            if isinstance(value, datetime):
+                data[field.name] = value.isoformat()
+            elif value is not None:
                 data[field.name] = list(value) if isinstance(value, tuple) else value
         if self.kind is PromptKind.RESULTS:
             data.setdefault("grams", None)  # the results prompt always said whether grams were typed
@@ -82,6 +97,7 @@ class Prompt:
                 weight_kg=_optional(float, data.get("weight_kg")),
                 activity=_optional(str, data.get("activity")),
                 goals=dict(data["goals"]) if isinstance(data.get("goals"), dict) else None,
+                asked_at=_optional(datetime.fromisoformat, data.get("asked_at")),
             )
         except (TypeError, ValueError):
             return None

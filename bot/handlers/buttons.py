@@ -11,7 +11,7 @@ from bot.clock import now_of
 from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
-from bot.keyboards import back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
+from bot.keyboards import BACK_TO_DAY, back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.services import Services, services
 from meallog.local_time import local_date_of
 from meallog.portions import MAX_GRAMS, MAX_WEIGHT_TEXT, macros_line
@@ -22,6 +22,8 @@ from meallog.store.meals import StaleCard, TooManyItems
 from meallog.store.views import MealView
 
 _LOGGER = logging.getLogger(__name__)
+
+KEPT = "↩️ No changes: the saved meal stays as it was."
 
 STALE = "This button is out of date."
 GONE = "That meal is no longer there."
@@ -153,6 +155,10 @@ async def _draft_press(
         case Action.DISCARD:
             await svc.meals.discard_draft(meal.id, user_id)
             await svc.people.set_pending(user_id, None)
+            if meal.replaces_meal_id is not None:  # a saved meal reopened: the saved one stays as it was
+                await query.answer("Kept as it was.")
+                await _edit(query, context, KEPT, None)
+                return
             await query.answer("Discarded.")
             await _edit(query, context, "🗑 Discarded.", None)
             return
@@ -195,6 +201,16 @@ async def _saved_toast(context: Context, svc: Services, user_id: int, meal: Meal
     return f"Saved. {'Today' if today else meal.local_date.isoformat()}: {day_kcal:.0f} kcal"
 
 
+async def _show_day(
+    query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView
+) -> None:
+    """The list of the meal's day, as /today shows it."""
+    user = await svc.people.get_user(user_id)
+    tz = user.timezone if user else "UTC"
+    meals = await svc.meals.meals_on(user_id, meal.local_date)
+    await _edit(query, context, day_text(meal.local_date, meals, svc.table, tz), day_keyboard(meals))
+
+
 async def _log_press(
     query: CallbackQuery, context: Context, svc: Services, user_id: int, meal: MealView, press: Press
 ) -> None:
@@ -203,15 +219,15 @@ async def _log_press(
         case Action.DELETE:
             await query.answer()
             text = f"Delete this meal? {macros_line(meal.total)}"
-            await _edit(query, context, text, confirm_keyboard(Action.DELETE_YES, meal.id, "🗑 Delete"))
+            keyboard = confirm_keyboard(Action.DELETE_YES, meal.id, "🗑 Delete", cancel_arg=BACK_TO_DAY)
+            await _edit(query, context, text, keyboard)
         case Action.DELETE_YES | Action.UNDO_YES:
             deleted = await svc.meals.delete_meal(meal.id, user_id)
             await query.answer("Deleted." if deleted else GONE)
-            user = await svc.people.get_user(user_id)
-            tz = user.timezone if user else "UTC"
-            meals = await svc.meals.meals_on(user_id, meal.local_date)
-            text = day_text(meal.local_date, meals, svc.table, tz)
-            await _edit(query, context, text, day_keyboard(meals))
+            await _show_day(query, context, svc, user_id, meal)
+        case Action.CANCEL if press.arg == BACK_TO_DAY:  # the question replaced the day's list: back to it
+            await query.answer("Nothing changed.")
+            await _show_day(query, context, svc, user_id, meal)
         case Action.CANCEL:
             await query.answer("Nothing changed.")
             await _edit(query, context, "Nothing changed.", None)

@@ -71,6 +71,18 @@ async def edit_message(
         raise
 
 
+async def remove_card(context: Context, meal: MealView, note: str) -> None:
+    """Delete the meal's old card (a newer one follows right below); where Telegram will not delete it
+    (older than 48 hours), it becomes `note` instead."""
+    if meal.card_chat_id is None or meal.card_message_id is None:
+        return
+    try:
+        await context.bot.delete_message(meal.card_chat_id, meal.card_message_id)
+    except BadRequest as exc:
+        _LOGGER.debug("card %s/%s not deleted: %s", meal.card_chat_id, meal.card_message_id, exc.message)
+        await retire_card(context, meal, note)
+
+
 async def retire_card(context: Context, meal: MealView, note: str) -> None:
     """Turn the meal's old card message into a short note without buttons (a newer card follows)."""
     if meal.card_chat_id is not None and meal.card_message_id is not None:

@@ -2,8 +2,10 @@
 
 The one router for every prompt kind (`meallog.prompts.PromptKind`): each kind that takes typed text
 has its answer here; an answer returns False when the text was not for it (the person moved on, or
-the meal it was about is gone), and the text is then read as a quick entry like "200 g rice". The
-kinds answered with buttons only (the goal calculator's steps) leave typed text to quick entry too.
+the meal it was about is gone, or the text is plainly a meal and not the number asked for), and the
+text is then read as a quick entry like "200 g rice". The kinds answered with buttons only (the goal
+calculator's steps) leave typed text to quick entry too, and so does a prompt older than
+`meallog.prompts.PROMPT_TTL`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import ReplyKeyboardRemove, Update
 
+from bot.clock import now_of
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.goals import answer_body, answer_typed_goals
 from bot.handlers.history import answer_meal_time
@@ -44,6 +47,9 @@ async def on_text_or_prompt(update: Update, context: Context) -> None:
         await who.message.reply_text("Okay, nothing changed.", reply_markup=ReplyKeyboardRemove())
         return
     prompt = who.person.pending
+    if prompt is not None and prompt.expired(now_of(context)):  # asked long ago: this is something new
+        await who.svc.people.set_pending(who.person.id, None)
+        prompt = None
     answer = ANSWERS.get(prompt.kind) if prompt is not None else None
     if answer is not None and await answer(who, context):
         return

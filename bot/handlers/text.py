@@ -11,7 +11,7 @@ from telegram import Message
 from telegram.constants import ParseMode
 
 from bot.clock import now_of
-from bot.handlers.cards import retire_card, send_card, send_missing_card
+from bot.handlers.cards import remove_card, retire_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
@@ -53,6 +53,9 @@ async def answer_grams(who: Sender, context: Context) -> bool:
     message, svc, user_id = who.message, who.svc, who.person.id
     grams = parse_grams(message.text or "")
     if grams is None:
+        if _reads_as_meal(message.text or "", svc.table):  # "2 eggs": a meal, not the grams asked for
+            await svc.people.set_pending(user_id, None)
+            return False
         await message.reply_text(f"Please type the grams as a number between 1 and {MAX_GRAMS:g}, like 150.")
         return True
     updated = await svc.meals.set_item_grams(meal.id, who.person.pending.item_id or 0, user_id, grams)
@@ -108,7 +111,7 @@ async def _search(
             grams=grams,
         ),
     )
-    await retire_card(context, meal, "🔎 Searching — pick a food below.")
+    await remove_card(context, meal, "🔎 Searching — pick a food below.")
     result = await context.bot.send_message(
         message.chat_id,
         f"Which one is “{shown}”?",
@@ -116,6 +119,20 @@ async def _search(
         reply_markup=search_keyboard(meal, item_id, foods),
     )
     await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
+
+
+def _reads_as_meal(text: str, table: NutritionTable) -> bool:
+    """Whether text is plainly a meal: an amount and a food ("2 eggs", "200g chicken"), or a food's
+    exact name. A lone word the search would stretch to a food ("nan" → naan) is not."""
+    entry = parse_quick_entry(text)
+    if entry is None:
+        return False
+    if entry.amount is None and table.exact(text) is None:
+        return False
+    try:
+        return resolve_entry(entry, table) is not None
+    except QuickEntryError:
+        return False
 
 
 def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:

@@ -7,6 +7,7 @@ bot process can take their next message.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -85,7 +86,7 @@ class PeopleStore(Store):
 
     async def set_pending(self, user_id: int, pending: Prompt | None) -> None:
         """Remember (or clear, with None) the prompt the person is answering. No-op for an unknown person."""
-        stored = pending.to_json() if pending is not None else None
+        stored = replace(pending, asked_at=self._now()).to_json() if pending is not None else None
         async with self._write() as session:
             await session.execute(
                 update(User).where(User.id == user_id).values(pending=stored, updated_at=self._now())

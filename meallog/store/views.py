@@ -92,6 +92,8 @@ class MealView:
     version: int = 1
     #: The person's message the meal came from, if it came from one.
     source_message_id: int | None = None
+    #: For a saved meal reopened to be changed: the saved meal this draft copy replaces once saved.
+    replaces_meal_id: int | None = None
 
     @property
     def total(self) -> Macros:
@@ -218,6 +220,7 @@ def meal_view(meal: Meal, table: NutritionTable) -> MealView:
         prediction=prediction,
         version=meal.version or 1,
         source_message_id=meal.source_message_id,
+        replaces_meal_id=meal.replaces_meal_id,
     )
 
 

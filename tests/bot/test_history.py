@@ -162,6 +162,8 @@ async def test_discarding_a_reopened_meal_keeps_it_as_it_was(tg: FakeTelegram, s
     await press(tg, ann, card, card.buttons[0][1][0])  # ✖ the banana
     card = await tg.wait_for_edit(card)
     await press(tg, ann, card, "Discard")
+    left = await tg.wait_for_edit(card)
+    assert left.text is not None and "stays as it was" in left.text and "Discarded" not in left.text
     (kept,) = await services_of(app).account.all_meals(1001)
     assert kept.id == original and kept.status == "saved" and kept.items[0].food_key == "banana"
 

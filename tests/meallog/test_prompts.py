@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from meallog.prompts import Prompt, PromptKind
+from meallog.prompts import PROMPT_TTL, Prompt, PromptKind
 
 STORED: list[tuple[dict[str, Any], Prompt]] = [
     ({"kind": "grams", "meal_id": 5, "item_id": 9}, Prompt(PromptKind.GRAMS, meal_id=5, item_id=9)),
@@ -64,3 +65,12 @@ def test_a_walk_through_steps_keeps_what_was_answered() -> None:
 )
 def test_what_cannot_be_read_is_no_prompt(stored: object) -> None:
     assert Prompt.from_json(stored) is None
+
+
+def test_a_prompt_expires_after_its_time_and_old_ones_without_a_time_never_do() -> None:
+    asked = datetime(2026, 5, 7, 12, 0, tzinfo=UTC)
+    prompt = Prompt(PromptKind.SEARCH, meal_id=5, item_id=0, asked_at=asked)
+    assert Prompt.from_json(prompt.to_json()) == prompt
+    assert not prompt.expired(asked + PROMPT_TTL)
+    assert prompt.expired(asked + PROMPT_TTL + timedelta(seconds=1))
+    assert not Prompt(PromptKind.SEARCH, meal_id=5).expired(asked + timedelta(days=9))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -39,9 +40,11 @@ async def test_people_are_created_once_and_keep_their_settings(
 
     again = await people.ensure_user(3003, chat_id=31)  # they wrote again: from a new chat, unblocked
     assert (again.chat_id, again.timezone, again.blocked_at) == (31, "America/New_York", None)
-    assert again.pending == Prompt(PromptKind.SEARCH, meal_id=5, item_id=0)
+    assert again.pending is not None and again.pending.asked_at is not None, "stamped when asked"
+    assert replace(again.pending, asked_at=None) == Prompt(PromptKind.SEARCH, meal_id=5, item_id=0)
     async with sessions.begin() as session:  # stored in the shape earlier versions wrote: no migration
         stored = await session.scalar(select(User.pending).where(User.id == 3003))
+    assert stored is not None and stored.pop("asked_at")
     assert stored == {"kind": "search", "meal_id": 5, "item_id": 0}
 
     await people.set_pending(3003, None)
