@@ -10,6 +10,7 @@ import asyncio
 import html
 import logging
 import signal
+import sqlite3
 import sys
 from datetime import datetime, timedelta
 from secrets import token_urlsafe
@@ -68,8 +69,9 @@ from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
 from bot.telegram_io import RetryingRequest, message_budget
 from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.food_index import FoodIndexError, ensure_food_index, open_food_index
 from meallog.memory.recall import Recall
-from meallog.nutrition import default_table
+from meallog.nutrition import NutritionTable
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
 from meallog.store.memory import MemoryStore
@@ -177,7 +179,8 @@ async def _apologize(app: Application[Any, Any, Any, Any, Any, Any], update: Upd
 
 async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     settings: Settings = app.bot_data["settings"]
-    table = default_table()
+    table = NutritionTable.load()  # this application's own: it attaches the index of all of FDC
+    table.attach_index(open_food_index(settings.foods_index_path))
     engine = make_engine(settings.database_url)
     queue: RecognitionQueue
     if settings.queue_url:
@@ -287,7 +290,11 @@ def prepare_storage(settings: Settings) -> str | None:
             "full or read-only and that the database server is running."
         )
     if settings.queue_url:
-        return None
+        return None  # a replica builds nothing: FOODS_INDEX may name an index built elsewhere
+    try:
+        ensure_food_index(settings.foods_index_path, progress=print)
+    except (FoodIndexError, OSError, sqlite3.Error) as exc:
+        _LOGGER.warning("no index of all foods (%s): search knows the curated foods only", exc)
     try:
         configured_bundle(settings)
     except OSError as exc:

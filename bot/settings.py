@@ -43,11 +43,18 @@ class Settings(BaseSettings):
     admin_chat_id: int | None = None
     update_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     photo_backlog: int = Field(default=50, ge=1, le=10_000)
+    foods_index: Path | None = None
     memory_shared: bool = True
     memory_shared_min_people: int = Field(default=3, ge=2, le=1000)
 
     @field_validator(
-        "telegram_bot_token", "webhook_secret", "model_dir", "metrics_port", "admin_chat_id", mode="before"
+        "telegram_bot_token",
+        "webhook_secret",
+        "model_dir",
+        "metrics_port",
+        "admin_chat_id",
+        "foods_index",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -117,6 +124,11 @@ class Settings(BaseSettings):
                 f"like 123456789,987654321, or empty to allow everyone; it is {shown!r}"
             )
         return frozenset(int(part) for part in parts)
+
+    @property
+    def foods_index_path(self) -> Path:
+        """The index of all of FoodData Central (`meallog.food_index`): FOODS_INDEX, else in DATA_DIR."""
+        return self.foods_index or self.data_dir / "foods-fdc.sqlite"
 
     @cached_property
     def default_model_dir(self) -> Path:

@@ -6,6 +6,8 @@ foodbot bench                        measure recognition speed on this machine
 foodbot worker                       serve recognition jobs from Redis (QUEUE_URL)
 foodbot predict IMAGE...             recognize food in photos and print portions and macros
 foodbot model build-default          build the default bundle from the packaged weights
+foodbot foods build                  index all of USDA FoodData Central for search (run does it once)
+foodbot foods search QUERY           what the bot's food search finds
 foodbot train DATA --out RUN_DIR     fine-tune a classifier on a dataset and export a model bundle
 foodbot evaluate BUNDLE DATA         score a model bundle on a dataset
 foodbot export-corrections OUT_DIR   write the photos people corrected as a dataset
@@ -19,6 +21,7 @@ evaluate-memory by `foodbot.memory_commands`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -82,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     model_sub = model.add_subparsers(dest="model_command", required=True)
     build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
     build.add_argument("--force", action="store_true", help="rebuild even when it exists")
+    foods = sub.add_parser("foods", help="the food list: index all of FoodData Central, search it")
+    foods_sub = foods.add_subparsers(dest="foods_command", required=True)
+    foods_build = foods_sub.add_parser("build", help="index all of USDA FoodData Central (FOODS_INDEX)")
+    foods_build.add_argument("--force", action="store_true", help="rebuild even when current")
+    foods_search = foods_sub.add_parser("search", help="what the bot's food search finds")
+    foods_search.add_argument("query", nargs="+", metavar="QUERY")
+    foods_search.add_argument("--limit", type=int, default=6, metavar="N", help="foods to list (6)")
+    foods_search.add_argument("--json", action="store_true", help="print one JSON array")
     training_commands.add_commands(sub)
     memory_commands.add_commands(sub)
     return parser
@@ -117,6 +128,31 @@ def _build_default(settings: Settings, force: bool) -> int:
         return 0
     bundle = build_default_bundle(path)
     print(f"{path}: {bundle.id}")
+    return 0
+
+
+def _foods(settings: Settings, args: argparse.Namespace) -> int:
+    from meallog.food_index import FoodIndexError, ensure_food_index, open_food_index
+    from meallog.nutrition import NutritionTable
+
+    if args.foods_command == "build":
+        try:
+            foods = ensure_food_index(settings.foods_index_path, force=args.force)
+        except FoodIndexError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"{settings.foods_index_path}: {foods} foods")
+        return 0
+    table = NutritionTable.load()
+    table.attach_index(open_food_index(settings.foods_index_path))
+    found = table.search(" ".join(args.query), limit=max(1, args.limit))
+    if args.json:
+        print(json.dumps([{"key": f.key, "name": f.name, "kcal": f.kcal, "source": f.source} for f in found]))
+    else:
+        for food in found:
+            print(f"{food.name:<48} {food.kcal:6.0f} kcal/100 g  {food.key}  ({food.source})")
+        if not found:
+            print("nothing found")
     return 0
 
 
@@ -164,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_predict(args.images, args.json, args.top, settings, sys.stdout, user_id=args.user)
     if args.command == "model" and args.model_command == "build-default":
         return _build_default(settings, args.force)
+    if args.command == "foods":
+        return _foods(settings, args)
     if args.command in training_commands.COMMANDS:
         return training_commands.run(args, settings)
     if args.command in memory_commands.COMMANDS:

@@ -8,6 +8,9 @@ are both keys into it:
     egg = table["egg"]                  # KeyError if absent; table.get("egg") gives None instead
     table.search("capucino")            # [Food(key='cappuccino', ...), ...], best first; [] for nonsense
 
+With an index of all of USDA FoodData Central attached (`attach_index`, `meallog.food_index`), search
+and lookup reach its 365,000 foods too, the curated foods first.
+
 Values are per 100 g; `portion_g`/`portion_name` are the default serving ("1 large egg", 50 g). Turning grams
 into macros is `meallog.portions`.
 """
@@ -24,8 +27,12 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
+
+if TYPE_CHECKING:
+    from meallog.food_index import FoodIndex
 
 COLUMNS = (
     "key",
@@ -69,7 +76,7 @@ class Food:
     source: str = ""
 
 
-def _normalize(text: str) -> str:
+def normalize(text: str) -> str:
     """Lower-case ASCII words separated by single spaces: "Crème-brûlée" and "creme_brulee" meet."""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
     return " ".join(re.sub(r"[^a-z0-9&%]+", " ", text).split())
@@ -88,6 +95,16 @@ def _singulars(term: str) -> list[str]:
     return list(dict.fromkeys(f"{head} {guess}" if head else guess for guess in guesses))
 
 
+def _covers(term: str, food: Food) -> bool:
+    """Whether the food's key, name or an alias holds every word of the query (each as a word's start)."""
+    wanted = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in term.split()]
+    for way in (food.key.replace("_", " "), food.name, *food.aliases):
+        words = normalize(way).split()
+        if all(any(word.startswith(stem) for word in words) for stem in wanted):
+            return True
+    return False
+
+
 def _score(query: str, choice: str, **_: object) -> float:
     """Edit similarity, or word-set similarity when all the words of one side are in the other.
 
@@ -101,6 +118,7 @@ class NutritionTable:
     """All foods by key, with exact and fuzzy lookup by what people call them."""
 
     def __init__(self, foods: Iterable[Food]) -> None:
+        self._index: FoodIndex | None = None
         self._foods: dict[str, Food] = {}
         for food in foods:
             if food.key in self._foods:
@@ -118,7 +136,7 @@ class NutritionTable:
         for names_of in ways:
             for food in self._foods.values():
                 for name in names_of(food):
-                    term = _normalize(name)
+                    term = normalize(name)
                     if not term:
                         continue
                     self._terms.append(term)
@@ -143,8 +161,11 @@ class NutritionTable:
         return cls(_parse(text, label))
 
     def get(self, key: str) -> Food | None:
-        """The food with this key, or None."""
-        return self._foods.get(key)
+        """The food with this key (curated, or from the attached index), or None."""
+        food = self._foods.get(key)
+        if food is None and self._index is not None:
+            food = self._index.get(key)
+        return food
 
     def name_of(self, key: str) -> str:
         """The food's name; for a key the table does not have (any more), the key made readable."""
@@ -152,10 +173,13 @@ class NutritionTable:
         return food.name if food is not None else key.replace("_", " ").capitalize()
 
     def __getitem__(self, key: str) -> Food:
-        return self._foods[key]
+        food = self.get(key)
+        if food is None:
+            raise KeyError(key)
+        return food
 
     def __contains__(self, key: object) -> bool:
-        return key in self._foods
+        return isinstance(key, str) and self.get(key) is not None
 
     def __len__(self) -> int:
         return len(self._foods)
@@ -165,7 +189,7 @@ class NutritionTable:
 
     def exact(self, query: str) -> Food | None:
         """The food whose key, name or alias is the query (or its singular), else None."""
-        term = _normalize(query)
+        term = normalize(query)
         for variant in _singulars(term) if term else ():
             for food in self._exact.get(variant, ()):
                 return food
@@ -173,7 +197,7 @@ class NutritionTable:
 
     def closest(self, query: str, limit: int = 3) -> list[Food]:
         """The foods whose names are nearest the query, however far: suggestions when nothing matches."""
-        term = _normalize(query)
+        term = normalize(query)
         if not term or limit <= 0:
             return []
         found: dict[str, Food] = {}
@@ -187,7 +211,7 @@ class NutritionTable:
         A key, name or alias equal to the query (or to its singular: "eggs" is "egg") comes first; fuzzy
         matches over keys, names and aliases follow, so typos and longer phrasings still find their food.
         """
-        term = _normalize(query)
+        term = normalize(query)
         if not term or limit <= 0:
             return []
         found: dict[str, Food] = {}
@@ -198,12 +222,33 @@ class NutritionTable:
         # Best score first; among equals, the term closest in length to the query, then table order (keys
         # before names before aliases), so results are stable from run to run.
         matches.sort(key=lambda match: (-match[1], abs(len(match[0]) - len(term)), match[2]))
+        exact = len(found)
         for _, _, index in matches:
             if len(found) >= limit:
                 break
             food = self._term_foods[index]
             found.setdefault(food.key, food)
-        return list(found.values())[:limit]
+        curated = list(found.values())[:limit]
+        if self._index is None:
+            return curated
+        # All of FoodData Central: a curated food that leaves out a word of the query ("Butter" for
+        # "butter chicken") comes after foods of the index that hold every word.
+        whole = [f for n, f in enumerate(curated) if n < exact or _covers(term, f)]
+        if len(whole) >= limit:
+            return whole[:limit]
+        partial = [f for f in curated if f not in whole]
+        names = {normalize(f.name) for f in curated}
+        more = [f for f in self._index.search(query, limit) if normalize(f.name) not in names]
+        return [*whole, *more, *partial][:limit]
+
+    def attach_index(self, index: FoodIndex | None) -> None:
+        """Search and look up all of FoodData Central too (`meallog.food_index`); None detaches it."""
+        self._index = index
+
+    @property
+    def index(self) -> FoodIndex | None:
+        """The attached index of all of FoodData Central, if any."""
+        return self._index
 
 
 def _parse(text: str, label: str) -> list[Food]:

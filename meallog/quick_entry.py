@@ -401,3 +401,24 @@ def parse_grams(text: str) -> float | None:
         return None
     grams = round(quantity * _UNITS[unit_word][0], 2)
     return grams if 0 < grams <= MAX_GRAMS else None
+
+
+def reads_as_meal(text: str, table: NutritionTable) -> bool:
+    """Whether text typed under some other prompt is plainly a meal: an amount and a food ("2 eggs",
+    "200g chicken", even with an amount the bot refuses), or a curated food's exact name ("pizza").
+
+    A lone word that search would stretch to some food is not: with all of FoodData Central behind the
+    search nearly every word is some product's name ("Zone", "180", "nan").
+    """
+    entry = parse_quick_entry(text)
+    if entry is None or not entry.food_query.strip():
+        return False
+    if entry.amount is None and entry.refusal is None and table.exact(text) is None:
+        return False
+    if entry.refusal is not None:  # "1e309 g rice": a meal whose amount the quick entry will refuse;
+        # a lone refused number ("inf") is no meal
+        return len(text.split()) > 1 and bool(table.search(entry.food_query, limit=1))
+    try:
+        return resolve_entry(entry, table) is not None
+    except QuickEntryError:
+        return True

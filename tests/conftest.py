@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from meallog.food_index import ensure_food_index
 from model.bundle import ModelBundle
 from model.default_bundle import ensure_default_bundle
 from model.recognizer import Recognizer
@@ -22,8 +23,11 @@ def photo(name: str) -> bytes:
 
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A DATA_DIR shared by the whole run, so the default bundle is built only once."""
-    return tmp_path_factory.mktemp("data")
+    """A DATA_DIR shared by the whole run, so the default bundle and the index of all foods (as `foodbot
+    run` makes them on its first start) are built only once."""
+    path = tmp_path_factory.mktemp("data")
+    ensure_food_index(path / "foods-fdc.sqlite", progress=lambda _line: None)
+    return path
 
 
 @pytest.fixture(scope="session")

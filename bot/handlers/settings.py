@@ -21,7 +21,7 @@ from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, set
 from meallog.goals import Goals
 from meallog.portions import macros_line
 from meallog.prompts import Prompt, PromptKind
-from meallog.quick_entry import QuickEntryError, parse_quick_entry, resolve_entry
+from meallog.quick_entry import reads_as_meal
 from meallog.store.people import PeopleStore
 from meallog.store.views import UserView
 from meallog.summaries import EMPTY_DAY_KEY, empty_day_choice
@@ -172,7 +172,7 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
     if zone is not None:
         await _set_zone(who, context, zone, "")
         return True
-    if looks_like_food(text, who):
+    if reads_as_meal(text, who.svc.table):
         await who.svc.people.set_pending(who.person.id, None)
         # The location button must not linger under a meal card (which can only carry inline buttons).
         await who.message.reply_text(
@@ -187,17 +187,6 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
         parse_mode=ParseMode.HTML,
     )
     return True
-
-
-def looks_like_food(text: str, who: Sender) -> bool:
-    """Text a prompt did not expect that names a food: the person moved on to logging a meal."""
-    entry = parse_quick_entry(text)
-    if entry is None:
-        return False
-    try:
-        return resolve_entry(entry, who.svc.table) is not None
-    except QuickEntryError:
-        return True
 
 
 async def on_location(update: Update, context: Context) -> None:

@@ -20,7 +20,7 @@ from meallog.db.models import MealStatus
 from meallog.nutrition import NutritionTable
 from meallog.portions import MAX_GRAMS
 from meallog.prompts import Prompt, PromptKind
-from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
+from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, reads_as_meal, resolve_entry
 from meallog.store.views import MealView, NewItem
 from meallog.text_fit import ECHO_CHARS, clip
 
@@ -53,7 +53,7 @@ async def answer_grams(who: Sender, context: Context) -> bool:
     message, svc, user_id = who.message, who.svc, who.person.id
     grams = parse_grams(message.text or "")
     if grams is None:
-        if _reads_as_meal(message.text or "", svc.table):  # "2 eggs": a meal, not the grams asked for
+        if reads_as_meal(message.text or "", svc.table):  # "2 eggs": a meal, not the grams asked for
             await svc.people.set_pending(user_id, None)
             return False
         await message.reply_text(f"Please type the grams as a number between 1 and {MAX_GRAMS:g}, like 150.")
@@ -119,20 +119,6 @@ async def _search(
         reply_markup=search_keyboard(meal, item_id, foods),
     )
     await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
-
-
-def _reads_as_meal(text: str, table: NutritionTable) -> bool:
-    """Whether text is plainly a meal: an amount and a food ("2 eggs", "200g chicken"), or a food's
-    exact name. A lone word the search would stretch to a food ("nan" → naan) is not."""
-    entry = parse_quick_entry(text)
-    if entry is None:
-        return False
-    if entry.amount is None and table.exact(text) is None:
-        return False
-    try:
-        return resolve_entry(entry, table) is not None
-    except QuickEntryError:
-        return False
 
 
 def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:
