@@ -49,7 +49,8 @@ class Action(StrEnum):
 
 
 #: Portion factors offered as buttons; the code keeps callback data short.
-SCALES: dict[str, float] = {"h": 0.5, "o": 1.5, "d": 2.0}
+#: The portion buttons: code → how many of the food's default portions (`MealStore.set_portions`).
+PORTIONS: dict[str, float] = {"h": 0.5, "1": 1.0, "o": 1.5, "d": 2.0}
 
 
 @dataclass(frozen=True, slots=True)

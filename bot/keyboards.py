@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import MOVE_ROWS, SCALES, Action, encode, encode_person
+from bot.callbacks import MOVE_ROWS, PORTIONS, Action, encode, encode_person
 from meallog.goals import ACTIVITY_NAMES, Activity
 from meallog.nutrition import Food
 from meallog.render import day_page
@@ -42,9 +42,11 @@ def _button(
     return InlineKeyboardButton(text, callback_data=encode(action, meal_id, item_id, arg, version))
 
 
-def _times(factor: float) -> str:
-    """A scale button's label, `½×`, `1½×` or `2×`, from its factor in `SCALES` (whole numbers and halves)."""
-    return f"{int(factor) or ''}{'½' if factor % 1 else ''}×"
+def _times(portions: float, current: bool) -> str:
+    """A portion button's label, `½×`, `1×`, `1½×` or `2×` (whole numbers and halves), `✓` on the one the
+    item is at now."""
+    label = f"{int(portions) or ''}{'½' if portions % 1 else ''}×"
+    return f"✓ {label}" if current else label
 
 
 def _short(name: str, limit: int = 22) -> str:
@@ -85,19 +87,29 @@ def alternatives(meal: MealView, item: ItemView) -> list[tuple[int, str]]:
     return found[:ALTERNATIVES_SHOWN]
 
 
-def item_keyboard(meal: MealView, item: ItemView, names: dict[str, str]) -> InlineKeyboardMarkup:
-    """One item's options: the model's alternatives, search, portion changes, remove, back."""
+def item_keyboard(
+    meal: MealView, item: ItemView, name_of: Callable[[str], str], portion_g: float | None = None
+) -> InlineKeyboardMarkup:
+    """One item's options: the model's alternatives, search, portions (of the food's default `portion_g`,
+    the current count marked), typed grams, remove, back."""
     v = meal.version
     rows = [
-        [_button(f"↔ {_short(names.get(key, key), 30)}", Action.ALTERNATIVE, meal.id, item.id, str(n), v)]
+        [_button(f"↔ {_short(name_of(key), 30)}", Action.ALTERNATIVE, meal.id, item.id, str(n), v)]
         for n, key in alternatives(meal, item)
     ]
     rows.append([_button("🔎 Search…", Action.SEARCH, meal.id, item.id, version=v)])
     rows.append(
         [
             *(
-                _button(_times(factor), Action.SCALE, meal.id, item.id, code, v)
-                for code, factor in SCALES.items()
+                _button(
+                    _times(count, portion_g is not None and abs(item.grams - count * portion_g) < 0.5),
+                    Action.SCALE,
+                    meal.id,
+                    item.id,
+                    code,
+                    v,
+                )
+                for code, count in PORTIONS.items()
             ),
             _button("⌨ grams", Action.GRAMS, meal.id, item.id, version=v),
         ]

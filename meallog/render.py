@@ -88,7 +88,11 @@ def _item_line(n: int, item: ItemView, unsure_threshold: float) -> str:
 def item_prompt(item: ItemView, table: NutritionTable) -> str:
     """The card's header when one item's options are open."""
     header = f"<b>{escape(item.name)}</b> — {portion_text(item, table)}"
-    return f"{header}\n{macros_line(item.macros)}\n\nWhat should change?"
+    food = table.get(item.food_key)
+    portions = (
+        f"\n½× 1× 1½× 2× = portions of {escape(food.portion_name)} ({food.portion_g:g} g)" if food else ""
+    )
+    return f"{header}\n{macros_line(item.macros)}\n\nWhat should change?{portions}"
 
 
 def day_page(meals: Sequence[MealView], page: int) -> Page:

@@ -6,7 +6,7 @@ import logging
 
 from telegram import CallbackQuery, Update
 
-from bot.callbacks import SCALES, Action, Press, decode
+from bot.callbacks import PORTIONS, Action, Press, decode
 from bot.clock import now_of
 from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
@@ -102,9 +102,10 @@ async def _draft_press(
             await svc.people.set_pending(user_id, None)
         case Action.ITEM:
             assert item is not None
-            names = {f.key: f.name for f in svc.table}
+            food = svc.table.get(item.food_key)
+            keyboard = item_keyboard(meal, item, svc.table.name_of, food.portion_g if food else None)
             await query.answer()
-            await _edit(query, context, item_prompt(item, svc.table), item_keyboard(meal, item, names))
+            await _edit(query, context, item_prompt(item, svc.table), keyboard)
             return
         case Action.ALTERNATIVE:
             foods = meal.prediction.foods if meal.prediction else ()
@@ -117,16 +118,16 @@ async def _draft_press(
             )
             toast = "Changed."
         case Action.SCALE:
-            factor = SCALES.get(press.arg)
-            if factor is None:
+            portions = PORTIONS.get(press.arg)
+            food = svc.table.get(item.food_key) if item is not None else None
+            if portions is None or food is None:
                 await query.answer(STALE)
                 return
-            assert item is not None
-            if item.grams * factor > MAX_GRAMS:
+            if food.portion_g * portions > MAX_GRAMS:
                 await query.answer(f"That would be more than {MAX_WEIGHT_TEXT}.")
                 return
-            updated = await svc.meals.scale_item(
-                meal.id, press.item_id, user_id, factor, version=press.version
+            updated = await svc.meals.set_portions(
+                meal.id, press.item_id, user_id, portions, version=press.version
             )
         case Action.REMOVE:
             updated = await svc.meals.remove_item(meal.id, press.item_id, user_id, version=press.version)

@@ -193,23 +193,27 @@ class MealStore(TableStore):
             meal.items.remove(item)
             return await self._touched(session, meal)
 
-    async def scale_item(
-        self, meal_id: int, item_id: int, user_id: int, factor: float, *, version: int | None = None
+    async def set_portions(
+        self, meal_id: int, item_id: int, user_id: int, portions: float, *, version: int | None = None
     ) -> MealView | None:
-        """Multiply the item's grams by `factor` (> 0): one decimal, `MIN_SCALED_GRAMS` to `MAX_GRAMS`.
+        """Make the item `portions` (> 0) of its food's default portion: one decimal, `MIN_SCALED_GRAMS`
+        to `MAX_GRAMS`.
 
-        The result is clamped rather than refused, so a "double" button on a large portion stops at the
-        limit. Raises ValueError for a factor that is not a positive finite number.
+        Counted from the default portion, not from the grams now, so the portion buttons never compound
+        (½ then 1½ is 1½ portions, not ¾) and 1 is always the way back. The result is clamped rather than
+        refused, so "2×" on a large portion stops at the limit. Raises ValueError for a count that is not a
+        positive finite number.
         """
-        factor = float(factor)
-        if not (math.isfinite(factor) and factor > 0):
-            raise ValueError(f"scale factor must be a positive number, not {factor!r}")
+        portions = float(portions)
+        if not (math.isfinite(portions) and portions > 0):
+            raise ValueError(f"portions must be a positive number, not {portions!r}")
         async with self._write() as session:
             found = await self._draft_item(session, meal_id, item_id, user_id, version)
             if found is None:
                 return None
             meal, item = found
-            grams = min(MAX_GRAMS, max(MIN_SCALED_GRAMS, round(item.grams * factor, 1)))
+            grams = round(self._food(item.food_key).portion_g * portions, 1)
+            grams = min(MAX_GRAMS, max(MIN_SCALED_GRAMS, grams))
             regram(item, grams, self._table)
             return await self._touched(session, meal)
 

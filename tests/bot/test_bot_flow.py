@@ -84,10 +84,22 @@ async def test_portion_buttons_and_typed_grams(tg: FakeTelegram, start_bot: Star
     assert card.text is not None and "100 g" in card.text
     await press(tg, ann, card, card.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
+    assert options.text is not None and "½× 1× 1½× 2× = portions of 1 cup cooked (158 g)" in options.text
     await press(tg, ann, options, "2×")
     doubled = await tg.wait_for_edit(card)
-    assert doubled.text is not None and "200 g" in doubled.text
+    assert doubled.text is not None and "316 g" in doubled.text, "two portions of 158 g"
     await press(tg, ann, doubled, doubled.buttons[0][0][0])
+    options = await tg.wait_for_edit(card)
+    assert "✓ 2×" in [text for row in options.buttons for text, _ in row], "the current amount is marked"
+    await press(tg, ann, options, "½×")
+    half = await tg.wait_for_edit(card)
+    assert half.text is not None and "79 g" in half.text, "half a portion, not half of two"
+    await press(tg, ann, half, half.buttons[0][0][0])
+    options = await tg.wait_for_edit(card)
+    await press(tg, ann, options, "1×")
+    back = await tg.wait_for_edit(card)
+    assert back.text is not None and "1 cup cooked, 158 g" in back.text, "1× is the default portion"
+    await press(tg, ann, back, back.buttons[0][0][0])
     options = await tg.wait_for_edit(card)
     await press(tg, ann, options, "grams")
     prompt = await tg.wait_for_edit(card)

@@ -126,7 +126,7 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
     options = await tg.wait_for_edit(card)
     await press(tg, ann, options, "2×")
     card = await tg.wait_for_edit(card)
-    assert card.text is not None and "200 g" in card.text
+    assert card.text is not None and "316 g" in card.text
 
     await press(tg, ann, card, "Day & time")
     picker = await tg.wait_for_edit(card)
@@ -146,7 +146,7 @@ async def test_a_saved_meal_reopened_changed_and_moved_to_yesterday_replaces_the
 
     assert await svc.meals.meals_on(1001, TODAY) == []
     (meal,) = await svc.meals.meals_on(1001, date(2026, 5, 6))
-    assert meal.items[0].grams == 200 and meal.eaten_at == oslo(6, 11, 30)
+    assert meal.items[0].grams == 316 and meal.eaten_at == oslo(6, 11, 30)
     assert len(await svc.account.all_meals(1001)) == 1, "the original gave way to the changed copy"
 
 

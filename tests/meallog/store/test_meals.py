@@ -90,24 +90,30 @@ async def test_bad_items_are_refused_before_anything_is_stored(
     assert await draft_ids(sessions, ALICE) == []
 
 
-async def test_scale_and_set_grams_recompute_macros(meals: MealStore, corrections: CorrectionStore) -> None:
+async def test_portions_and_set_grams_recompute_macros(
+    meals: MealStore, corrections: CorrectionStore
+) -> None:
     meal = await photo_draft(meals)
     pizza = item_of(meal, "pizza")
 
-    doubled = await meals.scale_item(meal.id, pizza, ALICE, 2)
+    doubled = await meals.set_portions(meal.id, pizza, ALICE, 2)
     assert doubled is not None
     assert doubled.items[0].grams == 214 and doubled.items[0].source == "model"
     assert doubled.items[0].macros.kcal == pytest.approx(266 * 2.14)
 
-    halved = await meals.scale_item(meal.id, pizza, ALICE, 0.5)
-    assert halved is not None and halved.items[0].grams == 107
+    again = await meals.set_portions(meal.id, pizza, ALICE, 2)
+    assert again is not None and again.items[0].grams == 214, "2× twice is still two portions"
+    halved = await meals.set_portions(meal.id, pizza, ALICE, 0.5)
+    assert halved is not None and halved.items[0].grams == 53.5, "half a portion, not half of two"
+    back = await meals.set_portions(meal.id, pizza, ALICE, 1)
+    assert back is not None and back.items[0].grams == 107, "1× is the way back to the default portion"
 
     typed = await meals.set_item_grams(meal.id, pizza, ALICE, 250)
     assert typed is not None and typed.items[0].grams == 250
     assert typed.items[0].macros.carbs_g == pytest.approx(33 * 2.5)
     assert typed.total.kcal == pytest.approx(266 * 2.5 + 20 * 1.5)
 
-    capped = await meals.scale_item(meal.id, pizza, ALICE, 100)  # a button never pushes past 5 kg
+    capped = await meals.set_portions(meal.id, pizza, ALICE, 100)  # a button never pushes past 5 kg
     assert capped is not None and capped.items[0].grams == 5000
     assert await corrections.corrections(ALICE) == []  # portions are not corrections of the model
 
@@ -121,7 +127,7 @@ async def test_grams_out_of_range_are_refused(meals: MealStore) -> None:
             await meals.set_item_grams(meal.id, pizza, ALICE, grams)
     for factor in (0, -1, float("nan")):
         with pytest.raises(ValueError):
-            await meals.scale_item(meal.id, pizza, ALICE, factor)
+            await meals.set_portions(meal.id, pizza, ALICE, factor)
     with pytest.raises(ValueError):
         await meals.add_item(meal.id, ALICE, "egg", grams=6000)
     with pytest.raises(ValueError):
@@ -169,7 +175,7 @@ async def test_a_saved_meal_cannot_be_changed_through_draft_methods(
 
     assert await meals.change_item_food(meal.id, pizza, ALICE, "apple") is None
     assert await meals.remove_item(meal.id, pizza, ALICE) is None
-    assert await meals.scale_item(meal.id, pizza, ALICE, 2) is None
+    assert await meals.set_portions(meal.id, pizza, ALICE, 2) is None
     assert await meals.set_item_grams(meal.id, pizza, ALICE, 10) is None
     assert await meals.add_item(meal.id, ALICE, "egg") is None
     assert await meals.save_meal(meal.id, ALICE) is None
@@ -187,7 +193,7 @@ async def test_another_person_can_neither_read_nor_change_a_meal(
     assert await meals.get_meal(meal.id, BOB) is None
     assert await meals.change_item_food(meal.id, pizza, BOB, "apple") is None
     assert await meals.remove_item(meal.id, pizza, BOB) is None
-    assert await meals.scale_item(meal.id, pizza, BOB, 2) is None
+    assert await meals.set_portions(meal.id, pizza, BOB, 2) is None
     assert await meals.set_item_grams(meal.id, pizza, BOB, 10) is None
     assert await meals.add_item(meal.id, BOB, "egg") is None
     assert await meals.save_meal(meal.id, BOB) is None
@@ -216,7 +222,7 @@ async def test_stale_or_forged_ids_give_none_not_errors(meals: MealStore) -> Non
         (meal.id, -3),
     ):
         assert await meals.change_item_food(meal_id, item_id, ALICE, "apple") is None
-        assert await meals.scale_item(meal_id, item_id, ALICE, 2) is None
+        assert await meals.set_portions(meal_id, item_id, ALICE, 2) is None
         assert await meals.set_item_grams(meal_id, item_id, ALICE, 10) is None
         assert await meals.remove_item(meal_id, item_id, ALICE) is None
     for meal_id in (0, -1, 10**15, 2**31):
