@@ -270,12 +270,17 @@ def settings_keyboard(summaries_on: bool, empty_day: str) -> InlineKeyboardMarku
     )
 
 
+#: The settings button that asks for the summary time typed.
+TYPE_TIME_ARG = "typetime"
+
+
 def hour_keyboard() -> InlineKeyboardMarkup:
     """Summary time, first step: the hour (6 a row)."""
     rows = [
         [_person(f"{hour:02d}", Action.SUMMARY_HOUR, f"{hour:02d}") for hour in range(start, start + 6)]
         for start in range(0, 24, 6)
     ]
+    rows.append([_person("⌨ Type a time", Action.SETTINGS, TYPE_TIME_ARG)])
     rows.append([_person("« Back", Action.SETTINGS, "back")])
     return InlineKeyboardMarkup(rows)
 

@@ -2,7 +2,7 @@
 
 A menu or a card's button asks for something typed (grams, a food's name, a timezone, goals, a meal's
 time) or walks through steps (the goal calculator); the question is stored with the person
-(`users.pending`) so any bot process can take the answer. One `Prompt` for all eleven kinds: the
+(`users.pending`) so any bot process can take the answer. One `Prompt` for every kind: the
 stored JSON keeps its earlier shape (`{"kind": "grams", "meal_id": 5, "item_id": 9}`), so no migration,
 and a stored value that no longer makes sense (an unknown kind, a bad field) reads as no prompt at
 all rather than failing the person's next message.
@@ -37,6 +37,7 @@ class PromptKind(StrEnum):
     GOAL_ACTIVITY = "goal_activity"  # activity (buttons); the body is kept
     GOAL_AIM = "goal_aim"  # aim (buttons); body and activity kept
     GOAL_PROPOSAL = "goal_proposal"  # computed `goals` to accept (buttons)
+    SUMMARY_TIME = "summary_time"  # the daily summary's time, typed (any minute, not only quarters)
 
 
 @dataclass(frozen=True, slots=True)

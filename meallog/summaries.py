@@ -7,6 +7,7 @@ nothing logged the person gets a short nudge instead, or nothing when their sett
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
@@ -34,11 +35,17 @@ def empty_day_choice(settings: dict[str, Any]) -> str:
 
 
 def progress_bar(value: float, target: float, width: int = BAR_WIDTH) -> str:
-    """`▰▰▰▰▰▰▱▱▱▱  62%`: the share of the target reached; past 100 % the bar is full and says so."""
+    """`▰▰▰▰▰▰▱▱▱▱   62%`: the share of the target reached.
+
+    The bar fills only at the target (97 % shows a last empty cell), and past it the bar is full and
+    says "over", so a day over its goal never looks like one just under it.
+    """
     if target <= 0:
         return ""
     share = max(0.0, value / target)
-    filled = min(width, round(share * width))
+    if share > 1.0 + 0.5 / 100:  # over by more than the rounding of the percentage
+        return f"{'▰' * width} {share * 100:4.0f}% ⚠️ over"
+    filled = width if share >= 1.0 else min(width - 1, math.floor(share * width))
     return f"{'▰' * filled}{'▱' * (width - filled)} {share * 100:4.0f}%"
 
 

@@ -33,6 +33,10 @@ COMMANDS = [
     BotCommand("help", "how to use the bot"),
 ]
 
+ONBOARDING = (
+    "Two things make the numbers yours: where your day starts, so meals land on the right day and the "
+    "evening summary comes at your evening (asked below), and daily targets: /goal when you like."
+)
 HELP = (
     "📸 Send me a photo of your meal and I'll list the foods with portions and calories.\n"
     "✏️ Fix anything with the buttons, then tap <b>Save</b>.\n"
@@ -49,12 +53,16 @@ HELP = (
 
 
 async def on_start(update: Update, context: Context) -> None:
-    """Greet, register the person, and explain what to do."""
+    """Greet, register the person, explain what to do; someone whose days still run on UTC is asked
+    for their timezone (with the location button) and offered /goal."""
     who = await sender(update, context)
     if who is None or update.effective_user is None:
         return
     name = escape(update.effective_user.first_name)
     await who.message.reply_text(f"Hi {name}! 👋\n\n{HELP}", parse_mode=ParseMode.HTML)
+    if who.person.timezone == "UTC":
+        await who.message.reply_text(ONBOARDING, parse_mode=ParseMode.HTML)
+        await ask_timezone(context, who.svc.people, who.person)
 
 
 async def on_help(update: Update, context: Context) -> None:

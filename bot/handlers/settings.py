@@ -17,7 +17,7 @@ from bot.callbacks import Action
 from bot.clock import now_of
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import STALE, menu_press
-from bot.keyboards import hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
+from bot.keyboards import TYPE_TIME_ARG, hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
 from meallog.goals import Goals
 from meallog.portions import macros_line
 from meallog.prompts import Prompt, PromptKind
@@ -25,12 +25,13 @@ from meallog.quick_entry import reads_as_meal
 from meallog.store.people import PeopleStore
 from meallog.store.views import UserView
 from meallog.summaries import EMPTY_DAY_KEY, empty_day_choice
-from meallog.summary_times import minute_text, summary_time_text
+from meallog.summary_times import minute_text, parse_clock, summary_time_text
 from meallog.text_fit import ECHO_CHARS, clip
 from meallog.timezones import resolve_timezone, suggest_timezones
 
 _LOGGER = logging.getLogger(__name__)
 
+TIME_PROMPT = "🕘 Type the time for your daily summary, like <i>21:40</i> or <i>7:05 pm</i>."
 TZ_PROMPT = (
     "🌍 Type your timezone, like <i>Europe/Oslo</i> or a city like <i>Oslo</i>, or tap "
     "<b>📍 Share my location</b> below (on a computer: 📎 → Location): I look its zone up here, it goes "
@@ -116,6 +117,11 @@ async def on_settings_press(update: Update, context: Context) -> None:
             hour_keyboard(),
         )
         return
+    if press.action is Action.SETTINGS and press.arg == TYPE_TIME_ARG:
+        await people.set_pending(person.id, Prompt(PromptKind.SUMMARY_TIME))
+        await found.query.answer()
+        await found.edit(context, TIME_PROMPT)
+        return
     if press.action is Action.SUMMARY_HOUR:
         hour = int(press.arg) if press.arg.isdigit() else -1
         if not 0 <= hour < 24:
@@ -162,6 +168,23 @@ async def _set_zone(who: Sender, context: Context, zone: str, how: str) -> None:
         parse_mode=ParseMode.HTML,
         reply_markup=ReplyKeyboardRemove(),
     )
+
+
+async def answer_summary_time(who: Sender, context: Context) -> bool:
+    """The typed time of the daily summary, any minute ("21:40", "7:05 pm"). False (the prompt dropped)
+    for text that is plainly a meal."""
+    text = (who.message.text or "").strip()
+    minute = parse_clock(text)
+    if minute is None:
+        if reads_as_meal(text, who.svc.table):
+            await who.svc.people.set_pending(who.person.id, None)
+            return False
+        await who.message.reply_text(f"I didn't get that time. {TIME_PROMPT}", parse_mode=ParseMode.HTML)
+        return True
+    await who.svc.people.set_summary(who.person.id, now_of(context), minute=minute, on=True)
+    await who.svc.people.set_pending(who.person.id, None)
+    await who.message.reply_text(f"🕘 Daily summary at {summary_time_text(minute)}.")
+    return True
 
 
 async def answer_timezone(who: Sender, context: Context) -> bool:

@@ -186,3 +186,48 @@ async def test_goals_computed_from_body_activity_and_aim(tg: FakeTelegram, start
     await ann.send_text("/settings")
     view = await tg.next_bot_message(1001)
     assert view.text is not None and "Goals: 2759 kcal" in view.text
+
+
+async def test_any_summary_time_can_be_typed(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    control_clock(app, oslo(12))
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/settings")
+    view = await tg.next_bot_message(1001)
+    await press(tg, ann, view, "Summary time")
+    hours = await tg.wait_for_edit(view)
+    await press(tg, ann, hours, "Type a time")
+    asking = await tg.wait_for_edit(view)
+    assert asking.text is not None and "Type the time" in asking.text
+    await ann.send_text("soonish")
+    again = await tg.next_bot_message(1001)
+    assert again.text is not None and "didn't get that time" in again.text
+    await ann.send_text("21:40")
+    done = await tg.next_bot_message(1001)
+    assert done.text == "🕘 Daily summary at 21:40."
+    person = await services_of(app).people.get_user(1001)
+    assert person is not None and person.summary_minute == 21 * 60 + 40 and person.pending is None
+
+
+async def test_start_asks_where_the_day_starts_and_offers_goals(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/start")
+    hello = await tg.next_bot_message(1001)
+    assert hello.text is not None and hello.text.startswith("Hi Ann!")
+    onboarding = await tg.next_bot_message(1001)
+    assert onboarding.text is not None and "/goal" in onboarding.text
+    ask = await tg.next_bot_message(1001)
+    assert ask.text is not None and "Type your timezone" in ask.text
+    assert any("Share my location" in text for text in ann.reply_keyboard), ann.reply_keyboard
+    await ann.send_text("Oslo")
+    set_zone = await tg.next_bot_message(1001)
+    assert set_zone.text is not None and "Europe/Oslo" in set_zone.text
+    await ann.send_text("/start")
+    await tg.next_bot_message(1001)
+    count = len(tg.bot_messages(1001))
+    await ann.send_text("/help")
+    await tg.next_bot_message(1001)
+    assert len(tg.bot_messages(1001)) == count + 1, "once the zone is set, /start only greets"

@@ -40,6 +40,7 @@ STORED: list[tuple[dict[str, Any], Prompt]] = [
         {"kind": "goal_proposal", "goals": {"kcal": 2000}},
         Prompt(PromptKind.GOAL_PROPOSAL, goals={"kcal": 2000}),
     ),
+    ({"kind": "summary_time"}, Prompt(PromptKind.SUMMARY_TIME)),
 ]
 
 
@@ -49,7 +50,7 @@ def test_every_kind_reads_and_writes_the_stored_shape(stored: dict[str, Any], pr
     assert prompt.to_json() == stored
 
 
-def test_all_eleven_kinds_are_covered() -> None:
+def test_every_kind_is_covered() -> None:
     assert {prompt.kind for _, prompt in STORED} == set(PromptKind)
 
 

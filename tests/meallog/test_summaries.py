@@ -55,7 +55,10 @@ MEALS = [
 def test_progress_bars() -> None:
     assert progress_bar(0, 2000) == "▱▱▱▱▱▱▱▱▱▱    0%"
     assert progress_bar(1000, 2000) == "▰▰▰▰▰▱▱▱▱▱   50%"
-    assert progress_bar(2500, 2000) == "▰▰▰▰▰▰▰▰▰▰  125%"
+    assert progress_bar(2500, 2000) == "▰▰▰▰▰▰▰▰▰▰  125% ⚠️ over"
+    assert progress_bar(1940, 2000) == "▰▰▰▰▰▰▰▰▰▱   97%", "just under: a cell left, unlike a day over"
+    assert progress_bar(2060, 2000) == "▰▰▰▰▰▰▰▰▰▰  103% ⚠️ over"
+    assert progress_bar(2000, 2000) == "▰▰▰▰▰▰▰▰▰▰  100%"
     assert progress_bar(10, 0) == ""
 
 
