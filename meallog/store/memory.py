@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from meallog.db.models import Meal, MemoryExample, User
 from meallog.memory.teaching import SOURCES, lessons
@@ -188,24 +189,34 @@ class MemoryStore(Store):
         A counterpart is a row of the same person, photo and food under `bundle_id`; the newest such
         example of each photo and food is returned, at most `limit`.
         """
+        # One anti-join, limited, so a table of many examples already embedded again costs one indexed
+        # query a run, not a scan of every old row and its embedding.
+        current = aliased(MemoryExample)
+        counterpart = (
+            select(current.id)
+            .where(
+                current.bundle_id == bundle_id,
+                current.user_id == MemoryExample.user_id,
+                current.photo_unique_id == MemoryExample.photo_unique_id,
+                current.food_key == MemoryExample.food_key,
+            )
+            .exists()
+        )
+        stmt = (
+            select(MemoryExample)
+            .where(
+                MemoryExample.bundle_id != bundle_id,
+                MemoryExample.photo_file_id.is_not(None),
+                ~counterpart,
+            )
+            .order_by(MemoryExample.id.desc())
+            .limit(limit * 4)
+        )
         async with self._read() as session:
-            done = select(MemoryExample.user_id, MemoryExample.photo_unique_id, MemoryExample.food_key).where(
-                MemoryExample.bundle_id == bundle_id
-            )
-            done_set = {tuple(row) for row in (await session.execute(done)).all()}
-            rows = await session.scalars(
-                select(MemoryExample)
-                .where(MemoryExample.bundle_id != bundle_id, MemoryExample.photo_file_id.is_not(None))
-                .order_by(MemoryExample.id.desc())
-            )
             found: dict[tuple[int, str | None, str], ExampleView] = {}
-            for row in rows:
-                slot = (row.user_id, row.photo_unique_id, row.food_key)
-                if slot not in done_set and slot not in found:
-                    found[slot] = _view(row)
-                    if len(found) >= limit:
-                        break
-            return list(found.values())
+            for row in await session.scalars(stmt):
+                found.setdefault((row.user_id, row.photo_unique_id, row.food_key), _view(row))
+            return list(found.values())[:limit]
 
     async def embedded_again(self, example: ExampleView, embedding: bytes, bundle_id: str) -> None:
         """Store `example` as embedded under `bundle_id` (a new row; the old one keeps its bundle)."""
