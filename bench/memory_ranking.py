@@ -94,7 +94,7 @@ async def measure(examples: int, foods: int, repeat: int) -> dict[str, Any]:
         recall_ms = await _timed_async(lambda: recall.rank(PERSON, query), repeat)
         figures: dict[str, Any] = {
             "examples": len(index),
-            "foods": len(set(index.keys)),
+            "foods": len(set(index.own.keys)),
             "interpret_ms": _timed(lambda: recognizer.interpret_rows(probs), repeat),
             "rank_ms": _timed(lambda: rank_with_memory(query, index, table.name_of), repeat),
             "recall_ms": recall_ms,

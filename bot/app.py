@@ -224,6 +224,7 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         recall=Recall(
             memory,
             table.name_of,
+            known=table.__contains__,
             shared=settings.memory_shared,
             min_people=settings.memory_shared_min_people,
         ),

@@ -94,6 +94,7 @@ async def _with_memory(
         recall = Recall(
             MemoryStore(make_sessionmaker(engine)),
             table.name_of,
+            known=table.__contains__,
             shared=settings.memory_shared,
             min_people=settings.memory_shared_min_people,
         )
@@ -169,7 +170,13 @@ def run_predict(
     paths: list[str], as_json: bool, top: int, settings: Settings, out: TextIO, user_id: int | None = None
 ) -> int:
     """The command: 0 when every file was read, 1 when any failed."""
-    results = predict_files(paths, settings, default_table(), top, user_id)
+    table = default_table()
+    if user_id is not None:  # a person's memory may hold foods of the index of all foods
+        from meallog.food_index import open_food_index
+
+        table = NutritionTable.load()
+        table.attach_index(open_food_index(settings.foods_index_path))
+    results = predict_files(paths, settings, table, top, user_id)
     if as_json:
         json.dump([result_json(r) for r in results], out, ensure_ascii=False, indent=2)
         out.write("\n")

@@ -54,6 +54,9 @@ DATA_TYPES: dict[str, tuple[int, str]] = {
 }
 #: Candidates the full-text filter hands to re-ranking.
 CANDIDATES = 300
+#: Words of a query the filter uses: food names are short, and each word costs a posting-list walk
+#: (1,300 words once took 3.5 s).
+MAX_WORDS = 8
 
 
 class FoodIndexError(RuntimeError):
@@ -251,7 +254,7 @@ def _match_expression(term: str) -> str | None:
     """Every word of the query as a prefix, plurals made singular: "roast chicken" finds "Chicken,
     roasted", "eggs" finds "Egg". None when the query has no word to look for."""
     # Numbers alone name no food ("30 180" is an age and a height, not a product called "180").
-    words = re.findall(r"[a-z0-9]+", term)
+    words = re.findall(r"[a-z0-9]+", term)[:MAX_WORDS]
     if all(w.isdigit() for w in words):
         return None
     stems = [w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words]

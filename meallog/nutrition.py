@@ -169,7 +169,7 @@ class NutritionTable:
 
     def name_of(self, key: str) -> str:
         """The food's name; for a key the table does not have (any more), the key made readable."""
-        food = self._foods.get(key)
+        food = self.get(key)
         return food.name if food is not None else key.replace("_", " ").capitalize()
 
     def __getitem__(self, key: str) -> Food:

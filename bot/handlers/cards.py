@@ -50,9 +50,13 @@ async def send_card(context: Context, chat_id: int, meal: MealView, svc: Service
     return message
 
 
-async def send_missing_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> None:
-    """A meal made by an earlier try of this update: send its card only if that try never did."""
-    if meal.card_message_id is None and meal.status == MealStatus.DRAFT:
+async def send_missing_card(
+    context: Context, chat_id: int, meal: MealView, svc: Services, after_message_id: int
+) -> None:
+    """A meal an earlier try of the person's message `after_message_id` made or added to: send its card
+    only if that try never did (its card, if sent, came after the message and has a larger id)."""
+    card = meal.card_message_id
+    if meal.status == MealStatus.DRAFT and (card is None or card < after_message_id):
         await send_card(context, chat_id, meal, svc)
 
 

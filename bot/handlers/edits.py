@@ -41,7 +41,10 @@ async def on_edit(update: Update, context: Context) -> None:
         if isinstance(items, str):
             await message.reply_text(items, parse_mode=ParseMode.HTML)
             return
-        updated = await svc.meals.replace_items(meal.id, person.id, items, meal.caption)
+        if meal.source_message_id == message.message_id:  # the meal this message made
+            updated = await svc.meals.replace_items(meal.id, person.id, items, meal.caption)
+        else:  # the foods this message added to a meal that was open
+            updated = await svc.meals.replace_message_items(meal.id, person.id, message.message_id, items)
     else:
         updated = await svc.meals.set_caption(meal.id, person.id, message.caption)
     if updated is None:

@@ -121,7 +121,7 @@ async def _already_answered(who: Sender, context: Context) -> bool:
     meal = await who.svc.meals.from_message(who.person.id, who.message.message_id)
     if meal is None:
         return False
-    await send_missing_card(context, who.message.chat_id, meal, who.svc)
+    await send_missing_card(context, who.message.chat_id, meal, who.svc, who.message.message_id)
     return True
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC
+from datetime import UTC, timedelta
 from html import escape
 
 from telegram import Message
@@ -21,6 +21,7 @@ from meallog.nutrition import NutritionTable
 from meallog.portions import MAX_GRAMS
 from meallog.prompts import Prompt, PromptKind
 from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, reads_as_meal, resolve_entry
+from meallog.store.items import MAX_ITEMS
 from meallog.store.views import MealView, NewItem
 from meallog.text_fit import ECHO_CHARS, clip
 
@@ -31,6 +32,8 @@ NOT_UNDERSTOOD = (
     "<i>200 g rice</i> or <i>2 eggs</i>."
 )
 SEARCH_RESULTS = 6
+#: A food typed within this long of the last change to an open meal joins it.
+JOIN_WINDOW = timedelta(minutes=10)
 
 
 async def _prompt_draft(who: Sender) -> MealView | None:
@@ -136,7 +139,10 @@ def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:
 
 
 async def quick_entry(who: Sender, context: Context) -> None:
-    """Typed text that answers no prompt: a meal like "200 g rice" gets its card."""
+    """Typed text that answers no prompt: a meal like "200 g rice" gets its card. Typed while another
+    meal is open (a draft changed within `JOIN_WINDOW`), the food joins that meal instead: "coffee",
+    then "croissant" a minute later, is one breakfast, not two meals. The message id goes with the food,
+    so a retried message finds what it did instead of doing it twice."""
     message, svc, user_id = who.message, who.svc, who.person.id
     items = typed_items(message.text or "", svc.table)
     if isinstance(items, str):
@@ -144,11 +150,28 @@ async def quick_entry(who: Sender, context: Context) -> None:
         return
     made = await svc.meals.from_message(user_id, message.message_id) if tried_before() else None
     if made is not None:  # handled before (the journal retried this update): its card, once
-        await send_missing_card(context, message.chat_id, made, svc)
+        await send_missing_card(context, message.chat_id, made, svc, message.message_id)
         return
+    now = now_of(context)
+    open_meal = await svc.meals.open_draft(user_id, since=now - JOIN_WINDOW)
+    if open_meal is not None and len(open_meal.items) + len(items) <= MAX_ITEMS:
+        joined: MealView | None = open_meal
+        for item in items:
+            joined = await svc.meals.add_item(
+                open_meal.id,
+                user_id,
+                item.food_key,
+                item.grams,
+                "typed",
+                source_message_id=message.message_id,
+            )
+        if joined is not None:  # typed while a meal is open: one meal, not a meal per food
+            await retire_card(context, open_meal, "➕ Added — the meal is below.")
+            await send_card(context, message.chat_id, joined, svc)
+            return
     meal = await svc.meals.start_draft(
         user_id,
-        eaten_at=message.date.astimezone(UTC) if message.date else now_of(context),
+        eaten_at=message.date.astimezone(UTC) if message.date else now,
         items=items,
         source_message_id=message.message_id,
     )

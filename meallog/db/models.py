@@ -206,6 +206,9 @@ class MealItem(Base):
     # The food the model proposed for this item, kept through the person's changes; None for a food
     # the person added. It is what a correction compares the item's food against.
     model_key: Mapped[str | None] = mapped_column(String(128))
+    # The person's message that added this food to a meal made earlier (typed while the meal was open),
+    # so a retried message finds its food instead of adding it twice.
+    source_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
     meal: Mapped[Meal] = relationship(back_populates="items", lazy="raise")
 
@@ -275,6 +278,9 @@ class MemoryExample(Base):
         Index(None, "user_id", "bundle_id"),
         Index(None, "bundle_id", "food_key"),
         Index(None, "user_id", "photo_unique_id"),
+        # Never reuse an id: a person's memory is cached by (row count, newest id), which must change
+        # when a re-saved meal replaces the newest rows.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -67,6 +67,8 @@ class MemoryIndex:
     plate: np.ndarray
     foods: tuple[str, ...]
     food_of: np.ndarray
+    #: Who taught each row (a shared index skips the asking person's own rows by it).
+    users: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -78,6 +80,7 @@ class MemoryIndex:
         keys: Sequence[str],
         own: Sequence[bool],
         plate: Sequence[int],
+        users: Sequence[int] | None = None,
     ) -> MemoryIndex:
         """An index over decoded embeddings (`model.recognition.decode_embedding`); bad rows are skipped."""
         width = _common_width(vectors)
@@ -94,6 +97,7 @@ class MemoryIndex:
             plate=np.array([plate[i] for i in kept], dtype=np.int64),
             foods=foods,
             food_of=np.array([place[key] for key in kept_keys], dtype=np.int64),
+            users=np.array([users[i] for i in kept], dtype=np.int64) if users is not None else None,
         )
 
     @classmethod
@@ -139,42 +143,88 @@ class Evidence:
     plate: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class PersonMemory:
+    """One person's memory as a process keeps it: their own index, and the one shared index of the
+    bundle (built once for everybody, never copied per person), whose rows of `user_id` are skipped
+    (they are in `own` already)."""
+
+    own: MemoryIndex
+    shared: MemoryIndex
+    user_id: int
+
+    def __len__(self) -> int:
+        return len(self.own) + len(self.shared)
+
+
 def memory_evidence(
-    embedding: np.ndarray, memory: MemoryIndex, params: RankingParams = DEFAULT_PARAMS
+    embedding: np.ndarray, memory: MemoryIndex | PersonMemory, params: RankingParams = DEFAULT_PARAMS
 ) -> Evidence:
     """Per taught food, how strongly this photo's nearness to its examples says it is that food."""
-    query = memory.query(embedding)
-    if query is None:
+    if isinstance(memory, PersonMemory):
+        parts = [
+            (memory.own, np.ones(len(memory.own), dtype=bool), params.weight),
+            (
+                memory.shared,
+                (memory.shared.users != memory.user_id)
+                if memory.shared.users is not None
+                else np.ones(len(memory.shared), dtype=bool),
+                params.shared_weight,
+            ),
+        ]
+    else:
+        parts = [(memory, memory.own, params.weight), (memory, ~memory.own, params.shared_weight)]
+    scores: dict[str, float] = {}
+    best: tuple[float, MemoryIndex, np.ndarray, int] | None = None
+    sims_of: dict[int, np.ndarray] = {}
+    for index, rows, weight in parts:
+        if not len(index) or not rows.any():
+            continue
+        query = index.query(embedding)
+        if query is None:
+            continue
+        sims = sims_of.setdefault(id(index), index.embeddings @ query)
+        masked = np.where(rows, sims, -np.inf)
+        nearest = np.full(len(index.foods), -np.inf, dtype=np.float32)
+        np.maximum.at(nearest, index.food_of, masked)
+        for n, value in enumerate(_evidence(nearest, weight, params).tolist()):
+            if value > scores.get(index.foods[n], -1.0) and np.isfinite(nearest[n]):
+                scores[index.foods[n]] = value
+        top = int(np.argmax(masked))
+        if best is None or masked[top] > best[0]:
+            best = (float(masked[top]), index, masked, top)
+    if best is None:
         return Evidence((), ())
-    sims = memory.embeddings @ query
-    count = len(memory.foods)
-    nearest = np.full(2 * count, -np.inf, dtype=np.float32)
-    np.maximum.at(nearest, memory.food_of + np.where(memory.own, 0, count), sims)
-    scores = np.maximum(
-        _evidence(nearest[:count], params.weight, params),
-        _evidence(nearest[count:], params.shared_weight, params),
-    )
-    order = np.argsort(-scores, kind="stable").tolist()
-    top = int(np.argmax(sims))
-    together = np.flatnonzero((memory.plate == memory.plate[top]) & (sims >= sims[top] - PLATE_MARGIN))
-    plate = tuple(dict.fromkeys(memory.keys[r] for r in together[np.argsort(-sims[together])].tolist()))
-    return Evidence(tuple(memory.foods[n] for n in order), tuple(float(scores[n]) for n in order), plate)
+    ranked = sorted(scores, key=lambda k: -scores[k])
+    _, index, masked, top = best
+    together = np.flatnonzero((index.plate == index.plate[top]) & (masked >= masked[top] - PLATE_MARGIN))
+    plate = tuple(dict.fromkeys(index.keys[r] for r in together[np.argsort(-masked[together])].tolist()))
+    return Evidence(tuple(ranked), tuple(scores[k] for k in ranked), plate)
 
 
 def rank_with_memory(
     recognition: Recognition,
-    memory: MemoryIndex,
+    memory: MemoryIndex | PersonMemory,
     name_of: Callable[[str], str],
     params: RankingParams = DEFAULT_PARAMS,
+    known: Callable[[str], bool] | None = None,
 ) -> Recognition:
     """The recognition re-ranked with the memory (module docstring); unchanged without one.
 
-    `name_of` names a food the classifier did not list. Failed recognitions, photos without an
-    embedding and an empty memory come back as they are.
+    `name_of` names a food the classifier did not list; `known` says which foods this process can log
+    (a food taught from the index of all foods, where this process has none, is left out). Failed
+    recognitions, photos without an embedding and an empty memory come back as they are.
     """
     if recognition.error or not recognition.embedding or not len(memory):
         return recognition
     found = memory_evidence(decode_embedding(recognition.embedding), memory, params)
+    if known is not None:
+        kept = [n for n, key in enumerate(found.keys) if known(key)]
+        found = Evidence(
+            tuple(found.keys[n] for n in kept),
+            tuple(found.evidence[n] for n in kept),
+            tuple(key for key in found.plate if known(key)),
+        )
     if not found.keys:
         return recognition
     evidence = dict(zip(found.keys, found.evidence, strict=True))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,8 +111,25 @@ class MealStore(TableStore):
             await session.flush()
             return self._meal_view(meal)
 
+    async def open_draft(self, user_id: int, since: datetime) -> MealView | None:
+        """The person's newest draft changed at or after `since` (not a reopened saved meal), if any:
+        where a food typed soon after belongs."""
+        async with self._read() as session:
+            meal = await session.scalar(
+                meals_query()
+                .where(
+                    Meal.user_id == user_id,
+                    Meal.status == MealStatus.DRAFT,
+                    Meal.replaces_meal_id.is_(None),
+                    Meal.updated_at >= since,
+                )
+                .order_by(Meal.updated_at.desc(), Meal.id.desc())
+                .limit(1)
+            )
+            return self._meal_view(meal) if meal is not None else None
+
     async def from_message(self, user_id: int, message_id: int) -> MealView | None:
-        """The meal made from this message of the person (draft or saved), if any."""
+        """The meal made from this message of the person, or that it added a food to (draft or saved)."""
         async with self._read() as session:
             meal = await self._from_message(session, user_id, message_id)
             return self._meal_view(meal) if meal is not None else None
@@ -131,6 +148,28 @@ class MealStore(TableStore):
             await session.flush()
             meal.items.extend(rows)
             meal.caption = caption
+            return await self._touched(session, meal)
+
+    async def replace_message_items(
+        self, meal_id: int, user_id: int, message_id: int, items: Sequence[NewItem]
+    ) -> MealView | None:
+        """The foods a message added to an open draft become `items` (the person edited that message);
+        the draft's other foods stay. Raises `TooManyItems` past `MAX_ITEMS`."""
+        rows = self._rows(items)
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            kept = [item for item in meal.items if item.source_message_id != message_id]
+            if len(kept) + len(rows) > MAX_ITEMS:
+                raise TooManyItems(f"a meal holds at most {MAX_ITEMS} foods")
+            meal.items[:] = kept
+            await session.flush()
+            start = max((item.position for item in kept), default=-1) + 1
+            for offset, row in enumerate(rows):
+                row.position = start + offset
+                row.source_message_id = message_id
+            meal.items.extend(rows)
             return await self._touched(session, meal)
 
     async def set_caption(self, meal_id: int, user_id: int, caption: str | None) -> MealView | None:
@@ -239,10 +278,13 @@ class MealStore(TableStore):
         source: str = "typed",
         *,
         version: int | None = None,
+        source_message_id: int | None = None,
     ) -> MealView | None:
         """Add a food at the end of the draft, at `grams` or the food's default portion.
 
-        Raises `TooManyItems` when the draft already holds `MAX_ITEMS` foods.
+        `source_message_id`: the person's message that added it (a food typed while the meal was open),
+        which `from_message` then finds. Raises `TooManyItems` when the draft already holds `MAX_ITEMS`
+        foods.
         """
         food = self._food(food_key)
         grams = check_grams(food.portion_g if grams is None else grams)
@@ -263,6 +305,7 @@ class MealStore(TableStore):
                 source=source,
                 confidence=model_confidence(meal, food_key) if source == "model" else None,
                 model_key=None,
+                source_message_id=source_message_id,
             )
             set_macros(item, macros_for(food, grams))
             meal.items.append(item)
@@ -380,6 +423,7 @@ class MealStore(TableStore):
                         source=item.source,
                         confidence=item.confidence,
                         model_key=item.model_key,
+                        source_message_id=item.source_message_id,
                     )
                     for item in original.items
                 ],
@@ -441,9 +485,14 @@ class MealStore(TableStore):
         return rows
 
     async def _from_message(self, session: AsyncSession, user_id: int, message_id: int) -> Meal | None:
+        """The meal the message made, or the one it added a food to."""
+        added_to = select(MealItem.meal_id).where(MealItem.source_message_id == message_id)
         return await session.scalar(
             meals_query()
-            .where(Meal.user_id == user_id, Meal.source_message_id == message_id)
+            .where(
+                Meal.user_id == user_id,
+                or_(Meal.source_message_id == message_id, Meal.id.in_(added_to)),
+            )
             .order_by(Meal.id)
             .limit(1)
         )

@@ -40,6 +40,7 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_memory_examples_user_id_users"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memory_examples")),
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_memory_examples_user_id_bundle_id"), "memory_examples", ["user_id", "bundle_id"])
     op.create_index(op.f("ix_memory_examples_bundle_id_food_key"), "memory_examples", ["bundle_id", "food_key"])

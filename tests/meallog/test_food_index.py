@@ -143,3 +143,12 @@ def test_text_under_another_prompt_is_a_meal_only_when_plainly_one(table: Nutrit
     assert reads_as_meal("1e309 g rice", table), "a meal with an amount the bot refuses is still a meal"
     for not_a_meal in ("Zone/Nowhere", "30 180", "nan", "kimchi please", "Europe/Oslo"):
         assert not reads_as_meal(not_a_meal, table), not_a_meal
+
+
+def test_an_fdc_food_is_named_and_a_long_text_is_cut_to_a_few_words(table: NutritionTable) -> None:
+    from meallog.food_index import MAX_WORDS, _match_expression
+
+    kimchi = table.search("kimchi", limit=1)[0]
+    assert table.name_of(kimchi.key) == "Kimchi"
+    expression = _match_expression("ch " * 1300)
+    assert expression is not None and expression.count('"') == 2 * MAX_WORDS

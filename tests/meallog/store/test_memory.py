@@ -125,6 +125,12 @@ async def test_a_food_three_people_taught_alike_helps_everyone_unless_turned_off
     assert (await Recall(memory, TABLE.name_of).rank(stranger, later)).foods[0].key == "pizza"
     await memory.teach(carol, "rice", encode_embedding(dish + 0.3 * vector()), "test-bundle-1")
     assert (await Recall(memory, TABLE.name_of).rank(stranger, later)).foods[0].key == "rice"
+    recall = Recall(memory, TABLE.name_of)
+    mine, theirs = await recall.index(stranger, "test-bundle-1"), await recall.index(dave, "test-bundle-1")
+    assert mine.shared is theirs.shared, "one shared index for everybody, not a copy per person"
+    assert len(mine.shared) == 3 and len(mine.own) == 0
+    carols = await recall.index(carol, "test-bundle-1")
+    assert len(carols.own) == 1 and carols.shared.users is not None, "her shared row is skipped by user"
     off = Recall(memory, TABLE.name_of, shared=False)
     assert (await off.rank(stranger, later)).foods[0].key == "pizza"
     assert await memory.count(dave) == 0
@@ -164,3 +170,20 @@ async def test_the_store_stamps_what_it_writes_with_the_clock_it_is_given(
     store = MemoryStore(sessions, lambda: moment)
     example = await store.teach(ALICE, "rice", encode_embedding(vector()), "b")
     assert example.created_at == moment
+
+
+async def test_fixing_the_newest_meal_again_reaches_the_cached_memory(
+    meals: MealStore, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The cache's stamp is (rows, newest id): replacing the newest rows must not reuse their ids."""
+    recall = Recall(MemoryStore(sessions), TABLE.name_of)
+    plate = vector()
+    meal_id = await saved_photo_meal(meals, ALICE, plate, "apple", "u1")
+    later = plate + 0.3 * vector()
+    assert "apple" in {f.key for f in (await recall.rank(ALICE, plain(later))).present}
+    copy = await meals.reopen_meal(meal_id, ALICE)
+    assert copy is not None
+    await meals.change_item_food(copy.id, item_of(copy, "apple"), ALICE, "rice")
+    assert await meals.save_meal(copy.id, ALICE) is not None
+    present = {f.key for f in (await recall.rank(ALICE, plain(later))).present}
+    assert "rice" in present and "apple" not in present

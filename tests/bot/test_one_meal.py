@@ -1,0 +1,81 @@
+"""One meal, not nine: foods typed while a meal is open join it, once, on the real bot."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from tests.bot.conftest import StartBot, control_clock, press, services_of
+from tests.telegram_fake import FakeTelegram
+
+NOON = datetime(2026, 5, 7, 12, tzinfo=UTC)
+
+
+async def _card_recorded(app: object, message_id: int) -> None:
+    for _ in range(100):
+        meals = await services_of(app).account.all_meals(1001)
+        if meals and meals[-1].card_message_id == message_id:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the card was never recorded")
+
+
+async def test_foods_typed_while_a_meal_is_open_join_it(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    control_clock(app, NOON)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    first = await tg.next_bot_message(ann.chat_id)
+    await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(ann.chat_id)
+    assert card.text is not None and "Apple" in card.text and "Egg" in card.text, card.text
+    assert first.text == "➕ Added — the meal is below." and first.buttons == []
+    await press(tg, ann, card, "Save")
+    (meal,) = await services_of(app).account.all_meals(1001)
+    assert [i.food_key for i in meal.items] == ["apple", "egg"]
+
+
+async def test_a_food_typed_long_after_is_a_new_meal(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    clock = control_clock(app, NOON)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    first = await tg.next_bot_message(ann.chat_id)
+    await _card_recorded(app, first.message_id)  # the bot notes its card just after sending it
+    clock.now = NOON + timedelta(minutes=11)
+    await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(ann.chat_id)
+    assert card.text is not None and "Egg" in card.text and "Apple" not in card.text
+    assert len(await services_of(app).account.all_meals(1001)) == 2
+
+
+async def test_a_joined_food_retried_after_a_failed_card_is_added_once(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    app = await start_bot(update_lease_seconds=1)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    await tg.next_bot_message(ann.chat_id)
+    tg.fail_next("sendMessage", status=500)  # the joined meal's card: the journal tries the text again
+    await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(ann.chat_id, timeout=30)
+    await asyncio.sleep(2)
+    (meal,) = await services_of(app).account.all_meals(1001)
+    assert [i.food_key for i in meal.items] == ["apple", "egg"], "the egg once"
+    cards = [m for m in tg.bot_messages(ann.chat_id) if m.text and "Egg" in m.text and not m.deleted]
+    assert cards == [card], "one card"
+
+
+async def test_editing_a_joined_message_changes_only_its_food(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    await tg.next_bot_message(ann.chat_id)
+    sent = await ann.send_text("2 eggs")
+    card = await tg.next_bot_message(ann.chat_id)
+    await ann.edit(sent, text="1 banana")
+    edited = await tg.wait_for_edit(card)
+    assert edited.text is not None and "Apple" in edited.text and "Banana" in edited.text
+    assert "Egg" not in edited.text
+    (meal,) = await services_of(app).account.all_meals(1001)
+    assert [i.food_key for i in meal.items] == ["apple", "banana"]
