@@ -95,6 +95,15 @@ def item_prompt(item: ItemView, table: NutritionTable) -> str:
     return f"{header}\n{macros_line(item.macros)}\n\nWhat should change?{portions}"
 
 
+def drafts_note(drafts: Sequence[MealView]) -> str:
+    """`/today`'s reminder of the day's unsaved meals: they count for nothing until saved (HTML)."""
+    if not drafts:
+        return ""
+    meals = "; ".join(foods_line(meal) for meal in drafts[:3]) + ("; …" if len(drafts) > 3 else "")
+    count = f"{len(drafts)} meal{'s' if len(drafts) != 1 else ''}"
+    return f"\n\n📝 <i>{count} not saved yet ({meals}): Save on its card to count it.</i>"
+
+
 def day_page(meals: Sequence[MealView], page: int) -> Page:
     """Which of a day's meals page `page` shows (the text and its buttons agree through this)."""
     return page_of(len(meals), page, MEALS_PER_PAGE)

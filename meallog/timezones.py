@@ -127,6 +127,39 @@ def _offset_zone(text: str) -> str | None:
     return name if _normalise(name) in _zones().by_name else None
 
 
+#: Abbreviations people type for a zone that follows daylight saving. tzdata's "EST" (and "MST", "HST")
+#: is a fixed offset all year, which would put a New Yorker's summer days an hour off; so each is taken
+#: as the region's zone, and the reply says so (`abbreviation_note`).
+ABBREVIATIONS = {
+    "est": "America/New_York",
+    "edt": "America/New_York",
+    "cst": "America/Chicago",
+    "cdt": "America/Chicago",
+    "mst": "America/Denver",
+    "mdt": "America/Denver",
+    "pst": "America/Los_Angeles",
+    "pdt": "America/Los_Angeles",
+    "akst": "America/Anchorage",
+    "hst": "Pacific/Honolulu",
+    "bst": "Europe/London",
+    "cest": "Europe/Paris",
+    "eest": "Europe/Athens",
+    "jst": "Asia/Tokyo",
+    "kst": "Asia/Seoul",
+    "aest": "Australia/Sydney",
+    "aedt": "Australia/Sydney",
+}
+
+
+def abbreviation_note(text: str) -> str:
+    """ " (EST taken as America/New_York, which follows daylight saving)" for an abbreviation, else ""."""
+    key = _normalise(text)
+    zone = ABBREVIATIONS.get(key)
+    if zone is None:
+        return ""
+    return f" ({text.strip().upper()} taken as {zone}, which follows daylight saving)"
+
+
 def resolve_timezone(text: str) -> str | None:
     """The IANA name the person meant, or None when it is not clearly one zone.
 
@@ -140,6 +173,8 @@ def resolve_timezone(text: str) -> str | None:
         return None
     if key in _UTC_WORDS:
         return "UTC"
+    if key in ABBREVIATIONS:
+        return ABBREVIATIONS[key]
     zones = _zones()
     if "/" not in key and key in zones.by_city:
         return zones.by_city[key]

@@ -15,9 +15,9 @@ from bot.handlers.settings import ask_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
 from meallog.local_time import local_date_of
 from meallog.portions import macros_line
-from meallog.render import day_text
-from meallog.text_fit import ECHO_CHARS, clip
-from meallog.timezones import resolve_timezone, suggest_timezones
+from meallog.render import day_text, drafts_note
+from meallog.text_fit import ECHO_CHARS, MAX_TEXT, clip
+from meallog.timezones import abbreviation_note, resolve_timezone, suggest_timezones
 
 COMMANDS = [
     BotCommand("today", "today's meals and totals"),
@@ -79,8 +79,12 @@ async def on_today(update: Update, context: Context) -> None:
     message, person, svc = who.message, who.person, who.svc
     day = local_date_of(now_of(context), person.timezone)
     meals = await svc.meals.meals_on(person.id, day)
+    text = day_text(day, meals, svc.table, person.timezone)
+    note = drafts_note(await svc.meals.drafts_on(person.id, day))
+    if len(text) + len(note) <= MAX_TEXT:  # a very long day keeps its list; the cards remind anyway
+        text += note
     await message.reply_text(
-        day_text(day, meals, svc.table, person.timezone),
+        text,
         parse_mode=ParseMode.HTML,
         reply_markup=day_keyboard(meals),
     )
@@ -126,7 +130,8 @@ async def on_timezone(update: Update, context: Context) -> None:
         return
     await svc.people.set_timezone(person.id, zone)
     now = now_of(context).astimezone(ZoneInfo(zone))
-    await message.reply_text(f"Timezone set to {zone}. It's {now:%H:%M} there now.")
+    note = abbreviation_note(text)
+    await message.reply_text(f"Timezone set to {zone}{note}. It's {now:%H:%M} there now.")
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:

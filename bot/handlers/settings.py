@@ -27,7 +27,7 @@ from meallog.store.views import UserView
 from meallog.summaries import EMPTY_DAY_KEY, empty_day_choice
 from meallog.summary_times import minute_text, parse_clock, summary_time_text
 from meallog.text_fit import ECHO_CHARS, clip
-from meallog.timezones import resolve_timezone, suggest_timezones
+from meallog.timezones import abbreviation_note, resolve_timezone, suggest_timezones
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
     text = (who.message.text or "").strip()
     zone = resolve_timezone(text)
     if zone is not None:
-        await _set_zone(who, context, zone, "")
+        await _set_zone(who, context, zone, abbreviation_note(text))
         return True
     if reads_as_meal(text, who.svc.table):
         await who.svc.people.set_pending(who.person.id, None)

@@ -128,6 +128,21 @@ class MealStore(TableStore):
             )
             return self._meal_view(meal) if meal is not None else None
 
+    async def drafts_on(self, user_id: int, local_date: date) -> list[MealView]:
+        """The person's unsaved meals of a local day (not reopened saved ones), in the order eaten."""
+        async with self._read() as session:
+            meals = await session.scalars(
+                meals_query()
+                .where(
+                    Meal.user_id == user_id,
+                    Meal.local_date == local_date,
+                    Meal.status == MealStatus.DRAFT,
+                    Meal.replaces_meal_id.is_(None),
+                )
+                .order_by(Meal.eaten_at, Meal.id)
+            )
+            return [self._meal_view(meal) for meal in meals]
+
     async def from_message(self, user_id: int, message_id: int) -> MealView | None:
         """The meal made from this message of the person, or that it added a food to (draft or saved)."""
         async with self._read() as session:

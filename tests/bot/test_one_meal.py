@@ -79,3 +79,17 @@ async def test_editing_a_joined_message_changes_only_its_food(tg: FakeTelegram, 
     assert "Egg" not in edited.text
     (meal,) = await services_of(app).account.all_meals(1001)
     assert [i.food_key for i in meal.items] == ["apple", "banana"]
+
+
+async def test_today_mentions_a_meal_not_saved_yet(tg: FakeTelegram, start_bot: StartBot) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    card = await tg.next_bot_message(ann.chat_id)
+    await ann.send_text("/today")
+    today = await tg.next_bot_message(ann.chat_id)
+    assert today.text is not None and "1 meal not saved yet (Apple 182 g)" in today.text, today.text
+    await press(tg, ann, card, "Save")
+    await ann.send_text("/today")
+    again = await tg.next_bot_message(ann.chat_id)
+    assert again.text is not None and "not saved yet" not in again.text and "Apple" in again.text

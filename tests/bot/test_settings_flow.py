@@ -231,3 +231,13 @@ async def test_start_asks_where_the_day_starts_and_offers_goals(
     await ann.send_text("/help")
     await tg.next_bot_message(1001)
     assert len(tg.bot_messages(1001)) == count + 1, "once the zone is set, /start only greets"
+
+
+async def test_est_is_taken_as_new_york_and_the_reply_says_so(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("/timezone EST")
+    reply = await tg.next_bot_message(1001)
+    assert reply.text is not None and "EST taken as America/New_York" in reply.text, reply.text
+    person = await services_of(app).people.get_user(1001)
+    assert person is not None and person.timezone == "America/New_York"

@@ -104,3 +104,12 @@ def test_limit_is_respected() -> None:
 @pytest.mark.parametrize("typed", ["", "xyzzy", "hello", "12345"])
 def test_nonsense_gets_no_suggestions(typed: str) -> None:
     assert suggest_timezones(typed) == []
+
+
+def test_an_abbreviation_is_the_regions_zone_and_the_reply_says_so() -> None:
+    from meallog.timezones import abbreviation_note, resolve_timezone
+
+    assert resolve_timezone("EST") == "America/New_York", "not tzdata's fixed UTC-5 EST"
+    assert resolve_timezone("pst") == "America/Los_Angeles"
+    assert "EST taken as America/New_York" in abbreviation_note("est")
+    assert abbreviation_note("Europe/Oslo") == ""
