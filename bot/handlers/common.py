@@ -9,6 +9,7 @@ from telegram import Message, Update
 from telegram.ext import CallbackContext
 
 from bot.services import Services, services
+from meallog.quick_entry import reads_as_meal
 from meallog.store.views import UserView
 
 Context = CallbackContext[Any, Any, Any, Any]
@@ -21,6 +22,15 @@ class Sender:
     message: Message
     person: UserView
     svc: Services
+
+
+async def moved_on(who: Sender) -> bool:
+    """Whether the text under an open prompt is plainly a meal instead of its answer; then the prompt is
+    dropped, and the router logs the meal (`bot.handlers.prompts`)."""
+    if not reads_as_meal(who.message.text or "", who.svc.table):
+        return False
+    await who.svc.people.set_pending(who.person.id, None)
+    return True
 
 
 async def sender(update: Update, context: Context) -> Sender | None:

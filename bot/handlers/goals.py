@@ -12,7 +12,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.callbacks import Action
-from bot.handlers.common import Context, Sender, sender
+from bot.handlers.common import Context, Sender, moved_on, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import (
     activity_keyboard,
@@ -36,7 +36,6 @@ from meallog.goals import (
 )
 from meallog.portions import macros_line
 from meallog.prompts import Prompt, PromptKind
-from meallog.quick_entry import reads_as_meal
 
 TYPE_HINT = (
     "Type your daily targets, like <i>2000</i> (kcal) or <i>2000 kcal, 120 protein, 70 fat, 230 carbs</i>, "
@@ -107,8 +106,7 @@ async def answer_body(who: Sender, context: Context) -> bool:
         await who.message.reply_text(f"{escape(str(exc))}. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
         return True
     if body is None:
-        if reads_as_meal(text, who.svc.table):
-            await who.svc.people.set_pending(who.person.id, None)
+        if await moved_on(who):
             return False
         await who.message.reply_text(f"Three numbers, please. {BODY_PROMPT}", parse_mode=ParseMode.HTML)
         return True

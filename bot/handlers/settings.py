@@ -15,13 +15,12 @@ from telegram.constants import ParseMode
 
 from bot.callbacks import Action
 from bot.clock import now_of
-from bot.handlers.common import Context, Sender, sender
+from bot.handlers.common import Context, Sender, moved_on, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import TYPE_TIME_ARG, hour_keyboard, location_keyboard, minute_keyboard, settings_keyboard
 from meallog.goals import Goals
 from meallog.portions import macros_line
 from meallog.prompts import Prompt, PromptKind
-from meallog.quick_entry import reads_as_meal
 from meallog.store.people import PeopleStore
 from meallog.store.views import UserView
 from meallog.summaries import EMPTY_DAY_KEY, empty_day_choice
@@ -176,8 +175,7 @@ async def answer_summary_time(who: Sender, context: Context) -> bool:
     text = (who.message.text or "").strip()
     minute = parse_clock(text)
     if minute is None:
-        if reads_as_meal(text, who.svc.table):
-            await who.svc.people.set_pending(who.person.id, None)
+        if await moved_on(who):
             return False
         await who.message.reply_text(f"I didn't get that time. {TIME_PROMPT}", parse_mode=ParseMode.HTML)
         return True
@@ -195,8 +193,7 @@ async def answer_timezone(who: Sender, context: Context) -> bool:
     if zone is not None:
         await _set_zone(who, context, zone, abbreviation_note(text))
         return True
-    if reads_as_meal(text, who.svc.table):
-        await who.svc.people.set_pending(who.person.id, None)
+    if await moved_on(who):
         # The location button must not linger under a meal card (which can only carry inline buttons).
         await who.message.reply_text(
             "Timezone unchanged; that looks like a meal, so here it is:", reply_markup=ReplyKeyboardRemove()

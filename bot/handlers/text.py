@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 
 from bot.clock import now_of
 from bot.handlers.cards import remove_card, retire_card, send_card, send_missing_card
-from bot.handlers.common import Context, Sender
+from bot.handlers.common import Context, Sender, moved_on
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
 from bot.services import Services
@@ -20,7 +20,7 @@ from meallog.db.models import MealStatus
 from meallog.nutrition import NutritionTable
 from meallog.portions import MAX_GRAMS
 from meallog.prompts import Prompt, PromptKind
-from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, reads_as_meal, resolve_entry
+from meallog.quick_entry import QuickEntryError, parse_grams, parse_quick_entry, resolve_entry
 from meallog.store.items import MAX_ITEMS
 from meallog.store.views import MealView, NewItem
 from meallog.text_fit import ECHO_CHARS, clip
@@ -56,8 +56,7 @@ async def answer_grams(who: Sender, context: Context) -> bool:
     message, svc, user_id = who.message, who.svc, who.person.id
     grams = parse_grams(message.text or "")
     if grams is None:
-        if reads_as_meal(message.text or "", svc.table):  # "2 eggs": a meal, not the grams asked for
-            await svc.people.set_pending(user_id, None)
+        if await moved_on(who):  # "2 eggs": a meal, not the grams asked for
             return False
         await message.reply_text(f"Please type the grams as a number between 1 and {MAX_GRAMS:g}, like 150.")
         return True
