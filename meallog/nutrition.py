@@ -181,6 +181,10 @@ class NutritionTable:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
+    def is_curated(self, key: str) -> bool:
+        """Whether the food is one of the curated table's, not only in the attached FoodData Central index."""
+        return key in self._foods
+
     def __len__(self) -> int:
         return len(self._foods)
 

@@ -2,7 +2,8 @@
 
 Telegram sends an edit as an update of its own. Treating it as a new message made a second meal;
 instead, a typed meal's draft takes the edited foods, a photo's draft takes the edited caption as its
-name, and the card is updated in place. A saved meal is not changed behind the person's back (they
+name and the foods it names in place of the ones the old caption named (the model's stay), and the card
+is updated in place. A saved meal is not changed behind the person's back (they
 change it from /history), and an edit of anything else gets a short note.
 """
 
@@ -13,7 +14,7 @@ from telegram.constants import ParseMode
 
 from bot.handlers.cards import card_view, edit_message, send_card
 from bot.handlers.common import Context, sender
-from bot.handlers.text import typed_items
+from bot.handlers.text import missing_note, typed_meal
 from meallog.db.models import MealStatus
 
 SAVED = "That meal is saved already, so your edit didn't change it. Change it from /history."
@@ -36,17 +37,23 @@ async def on_edit(update: Update, context: Context) -> None:
     if meal.status != MealStatus.DRAFT:
         await message.reply_text(SAVED)
         return
-    if message.text is not None:
-        items = typed_items(message.text, svc.table)
-        if isinstance(items, str):
-            await message.reply_text(items, parse_mode=ParseMode.HTML)
-            return
-        if meal.source_message_id == message.message_id:  # the meal this message made
-            updated = await svc.meals.replace_items(meal.id, person.id, items, meal.caption)
-        else:  # the foods this message added to a meal that was open
-            updated = await svc.meals.replace_message_items(meal.id, person.id, message.message_id, items)
-    else:
+    caption_of = None if message.text is not None else message.message_id
+    typed = typed_meal(message.text or message.caption or "", svc.table, caption_of=caption_of)
+    if isinstance(typed, str):
+        await message.reply_text(typed, parse_mode=ParseMode.HTML)
+        return
+    if (note := missing_note(typed.missing)) is not None:
+        await message.reply_text(note, parse_mode=ParseMode.HTML)
+    if caption_of is not None:  # a photo's caption: its name, and the foods it names
         updated = await svc.meals.set_caption(meal.id, person.id, message.caption)
+        if updated is not None:
+            updated = await svc.meals.replace_message_items(
+                meal.id, person.id, message.message_id, typed.items
+            )
+    elif meal.source_message_id == message.message_id:  # the meal this message made
+        updated = await svc.meals.replace_items(meal.id, person.id, typed.items, meal.caption)
+    else:  # the foods this message added to a meal that was open
+        updated = await svc.meals.replace_message_items(meal.id, person.id, message.message_id, typed.items)
     if updated is None:
         return
     if updated.card_chat_id is None or updated.card_message_id is None:

@@ -17,16 +17,18 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 
 from telegram import File, Message, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.clock import now_of
 from bot.handlers.cards import card_view, edit_message, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, sender
+from bot.handlers.text import typed_meal
 from bot.journal import tried_before
 from bot.photo_choice import TELEGRAM_DOWNLOAD_LIMIT, choose_photo_size
 from bot.telegram_io import typing_while_slow
 from meallog.prompts import Prompt, PromptKind
-from meallog.store.views import NewItem
+from meallog.store.views import NewItem, with_caption_foods
 from model.images import image_format
 from model.recognition import Recognition
 
@@ -171,6 +173,12 @@ async def _reply(
             _LOGGER.warning("model food %r is not in the nutrition table", food.key)
             continue
         items.append(NewItem(food.key, row.portion_g, source="model", confidence=food.confidence))
+    if message.caption:
+        typed = typed_meal(message.caption, svc.table, caption_of=message.message_id)
+        if isinstance(typed, str):  # "9 kg rice": the amount is refused, the model's foods stay
+            await message.reply_text(typed, parse_mode=ParseMode.HTML)
+        else:
+            items = with_caption_foods(items, typed.items)
     meal = await svc.meals.start_draft(
         who.person.id,
         eaten_at=message.date.astimezone(UTC) if message.date else now_of(context),

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from html import escape
 
@@ -17,6 +19,7 @@ from bot.journal import tried_before
 from bot.keyboards import search_keyboard
 from bot.services import Services
 from meallog.db.models import MealStatus
+from meallog.meal_text import read_meal
 from meallog.nutrition import NutritionTable
 from meallog.portions import MAX_GRAMS
 from meallog.prompts import Prompt, PromptKind
@@ -123,18 +126,42 @@ async def _search(
     await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
 
 
-def typed_items(text: str, table: NutritionTable) -> list[NewItem] | str:
-    """The foods a typed meal names, or what to tell the person when it names none (HTML)."""
-    entry = parse_quick_entry(text)
-    if entry is None:
+@dataclass(frozen=True, slots=True)
+class TypedMeal:
+    """The foods a typed text (or caption) names, and the phrases in it that named no food."""
+
+    items: list[NewItem]
+    missing: list[str]
+
+
+def typed_meal(text: str, table: NutritionTable, *, caption_of: int | None = None) -> TypedMeal | str:
+    """The foods a typed meal names ("chicken breast 150g and salad" is two), or what to tell the person
+    when it names none or an amount cannot be logged (HTML).
+
+    `caption_of`: the text is the caption of that photo message; a caption is read strictly (a title
+    like "Lunch with Anna" names no food) and names no food without complaint.
+    """
+    read = read_meal(text, table, strict=caption_of is not None)
+    if read.refusal is not None:
+        return escape(read.refusal)
+    if not read.foods and caption_of is None:
         return NOT_UNDERSTOOD
-    try:
-        resolved = resolve_entry(entry, table)
-    except QuickEntryError as exc:
-        return escape(str(exc))
-    if resolved is None:
-        return NOT_UNDERSTOOD
-    return [NewItem(resolved.food.key, resolved.grams, source="typed")]
+    items = [NewItem(f.food.key, f.grams, source="typed", message_id=caption_of) for f in read.foods]
+    # A caption's other words are its title, not foods that were missed.
+    missing = read.unknown if read.foods and caption_of is None else []
+    return TypedMeal(items=items, missing=missing)
+
+
+def missing_note(missing: Sequence[str]) -> str | None:
+    """ "I didn't find “kimchi stew” …" for the phrases of a meal that named no food (HTML), or None."""
+    if not missing:
+        return None
+    shown = ", ".join(f"“{escape(clip(phrase, ECHO_CHARS))}”" for phrase in missing[:3])
+    more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    return (
+        f"I didn't find {shown}{more}, so the card below has the rest. "
+        "Tap ➕ on the card to add a food by name."
+    )
 
 
 async def quick_entry(who: Sender, context: Context) -> None:
@@ -143,14 +170,17 @@ async def quick_entry(who: Sender, context: Context) -> None:
     then "croissant" a minute later, is one breakfast, not two meals. The message id goes with the food,
     so a retried message finds what it did instead of doing it twice."""
     message, svc, user_id = who.message, who.svc, who.person.id
-    items = typed_items(message.text or "", svc.table)
-    if isinstance(items, str):
-        await message.reply_text(items, parse_mode=ParseMode.HTML)
+    typed = typed_meal(message.text or "", svc.table)
+    if isinstance(typed, str):
+        await message.reply_text(typed, parse_mode=ParseMode.HTML)
         return
+    items = typed.items
     made = await svc.meals.from_message(user_id, message.message_id) if tried_before() else None
     if made is not None:  # handled before (the journal retried this update): its card, once
         await send_missing_card(context, message.chat_id, made, svc, message.message_id)
         return
+    if (note := missing_note(typed.missing)) is not None:
+        await message.reply_text(note, parse_mode=ParseMode.HTML)
     now = now_of(context)
     open_meal = await svc.meals.open_draft(user_id, since=now - JOIN_WINDOW)
     if open_meal is not None and len(open_meal.items) + len(items) <= MAX_ITEMS:

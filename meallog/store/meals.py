@@ -494,6 +494,7 @@ class MealStore(TableStore):
                 source=check_source(new.source),
                 confidence=new.confidence,
                 model_key=new.food_key if new.source == "model" else None,
+                source_message_id=new.message_id,
             )
             set_macros(row, macros_for(self._food(new.food_key), grams))
             rows.append(row)

@@ -21,12 +21,25 @@ from meallog.summary_times import DEFAULT_SUMMARY_MINUTE
 
 @dataclass(frozen=True, slots=True)
 class NewItem:
-    """A food to put into a new draft: its table key, grams, where it came from and the model's score."""
+    """A food to put into a new draft: its table key, grams, where it came from and the model's score.
+
+    `message_id`: the person's message that named it when that is not the meal's own message (the
+    caption of a photo: editing the caption then replaces just these foods, not the model's).
+    """
 
     food_key: str
     grams: float
     source: str = "model"
     confidence: float | None = None
+    message_id: int | None = None
+
+
+def with_caption_foods(model: Sequence[NewItem], caption: Sequence[NewItem]) -> list[NewItem]:
+    """A photo's foods when its caption names some: the caption's first, with their amounts, then the
+    model's other foods. Where the two name the same food the caption wins (it was typed by someone who
+    saw the plate); a food the model saw that the caption leaves out stays, one tap from removal."""
+    named = {item.food_key for item in caption}
+    return [*caption, *(item for item in model if item.food_key not in named)]
 
 
 @dataclass(frozen=True, slots=True)
