@@ -127,14 +127,14 @@ def named_plainly(query: str, food: Food) -> bool:
     return bool(wanted) and [_singular(word) for word in _head_words(food.name)] == wanted
 
 
-def _accepted(entry: QuickEntry, food: Food, table: NutritionTable, *, strict: bool) -> bool:
+def _accepted(entry: QuickEntry, query: str, food: Food, table: NutritionTable, *, strict: bool) -> bool:
     """Whether a phrase of several (or of a caption) names this food clearly enough to log it.
 
     Always: the food's exact name or alias, or a food named plainly as typed. A caption also takes a
     curated food with an amount ("2 boiled eggs"); a typed phrase takes any curated food, or any food
     with an amount ("150 g doro wat": the amount says a food was meant).
     """
-    if table.exact(entry.food_query) is not None or named_plainly(entry.food_query, food):
+    if table.exact(query) is not None or named_plainly(query, food):
         return True
     curated = table.is_curated(food.key)
     if strict:
@@ -166,7 +166,10 @@ def read_meal(text: str, table: NutritionTable, *, strict: bool = False) -> Meal
         except QuickEntryError as refused:
             return MealText(refusal=str(refused))
         checked = strict or len(phrases) > 1
-        if resolved is None or (checked and not _accepted(entry, resolved.food, table, strict=strict)):
+        if resolved is None or (
+            checked
+            and not _accepted(entry, resolved.query or entry.food_query, resolved.food, table, strict=strict)
+        ):
             result.unknown.append(phrase)
             continue
         result.foods.append(FoodPhrase(phrase=phrase, food=resolved.food, grams=resolved.grams))

@@ -3,13 +3,15 @@
 People log without a photo by typing what they ate the way they would say it. This module splits such a
 message into an amount and the food words (`parse_quick_entry`), finds the food in the nutrition table and
 converts the amount to grams (`resolve_entry`), and reads the answer to the "type grams" prompt
-(`parse_grams`). Plain functions with no Telegram in them; the handlers word the replies.
+(`parse_grams`). Plain functions with no Telegram in them; the handlers word the replies. One phrase of a
+longer meal ("150g chicken breast", "a bowl of oatmeal", "butter") goes through the same two calls.
 
-Every amount ends up in one of four units: grams, millilitres, pieces (a count of the food's default portion:
-one egg, one slice of bread) or portions. Kitchen measures are fixed volumes (cup 240 ml, tablespoon 15 ml,
-teaspoon 5 ml) and millilitres count as grams at density 1.0: milk and juice are about 1.03 g/ml and oil
-0.92, errors far smaller than the guess of how full the glass was, and the table has no densities to do
-better with.
+Every amount ends up in one of four units: grams, millilitres, pieces or portions; one said in a household
+unit also keeps that unit (`Amount.measure`: "slice", "cup", "large", "whole", "glass", "handful"...),
+which `meallog.units` weighs per food: a slice of pizza is not a slice of bread, a cup of rice weighs
+158 g and "half a pizza" is half of a whole pizza. A bare count counts what the food comes in (eggs,
+bananas, whole pizzas). A weight in parentheses wins over the words ("2 large eggs (100 g)"), and hedges
+("about 200 g", "~200 g") are read past.
 """
 
 from __future__ import annotations
@@ -19,19 +21,22 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from meallog.nutrition import Food, NutritionTable
+from meallog.nutrition import Food, NutritionTable, normalize
 from meallog.portions import MAX_GRAMS, MAX_WEIGHT_TEXT
 from meallog.text_fit import clip, one_line
+from meallog.units import CUP_ML as CUP_ML  # re-exported: kitchen measures live in meallog.units now
+from meallog.units import FL_OZ_ML, SIZES, VOLUMES_ML, WORDS, count_grams, density, unit_grams
+from meallog.units import TBSP_ML as TBSP_ML
+from meallog.units import TSP_ML as TSP_ML
+from meallog.units import piece_grams as piece_grams
 
 Unit = Literal["g", "ml", "piece", "portion"]
 
-# Millilitres per kitchen measure (US cup; metric spoons), and grams per imperial weight.
-CUP_ML: Final = 240.0
-TBSP_ML: Final = 15.0
-TSP_ML: Final = 5.0
+# Grams per imperial weight; kitchen measures (CUP_ML...) are `meallog.units`'.
 OZ_G: Final = 28.35
 LB_G: Final = 453.59
-# Millilitres to grams; see the module docstring for why one density fits all.
+# Millilitres to grams for a food with no volume measure of its own (a cup, a spoon): milk and juice are
+# about 1.03 g/ml and oil 0.92, errors far smaller than the guess of how full the glass was.
 DENSITY_G_PER_ML: Final = 1.0
 
 # Replies that echo what was typed show at most this many characters of it.
@@ -48,10 +53,25 @@ class QuickEntryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Amount:
-    """How much, normalised: kg -> g, litres and kitchen measures -> ml, slices and pieces -> piece."""
+    """How much, normalised: kg -> g, litres and kitchen measures -> ml, counts and other units -> piece.
+
+    `measure` is the household unit it was said in (a unit of `meallog.units.UNITS`: "cup", "slice",
+    "large", "whole", "glass"), None for plain weights, volumes and counts; the value of a cup or spoon
+    stays in ml ("2 cups" is 480 ml) and that of any other unit is the count ("2 slices" is 2). `word` is
+    that unit as typed, so that a food named with it ("cup cakes", "whole milk") can win it back.
+    """
 
     value: float
     unit: Unit
+    measure: str | None = None
+    word: str | None = None
+
+    @property
+    def count(self) -> float:
+        """How many of `measure` (or of pieces, portions, grams or ml when there is none)."""
+        if self.unit == "ml" and self.measure is not None and self.measure in VOLUMES_ML:
+            return self.value / VOLUMES_ML[self.measure]
+        return self.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +90,16 @@ class QuickEntry:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """The food the entry most likely means, and its weight in grams."""
+    """The food the entry most likely means, and its weight in grams.
+
+    `query` is the words the food was found by: the entry's `food_query`, or that with the unit word
+    before it when the two are the food's name ("big mac" for "a big mac", whose amount read "big" as a
+    size).
+    """
 
     food: Food
     grams: float
+    query: str = ""
 
 
 # unit word -> (multiplier, unit the amount is stored in)
@@ -86,10 +112,10 @@ _UNITS: Final[dict[str, tuple[float, Unit]]] = {
     **dict.fromkeys(("cl", "centiliter", "centiliters", "centilitre", "centilitres"), (10.0, "ml")),
     **dict.fromkeys(("dl", "deciliter", "deciliters", "decilitre", "decilitres"), (100.0, "ml")),
     **dict.fromkeys(("l", "ltr", "liter", "liters", "litre", "litres"), (1000.0, "ml")),
-    **dict.fromkeys(("cup", "cups"), (CUP_ML, "ml")),
-    **dict.fromkeys(("tbsp", "tbs", "tablespoon", "tablespoons"), (TBSP_ML, "ml")),
-    **dict.fromkeys(("tsp", "teaspoon", "teaspoons"), (TSP_ML, "ml")),
-    **dict.fromkeys(("piece", "pieces", "pc", "pcs", "x", "slice", "slices"), (1.0, "piece")),
+    **dict.fromkeys(("floz",), (FL_OZ_ML, "ml")),
+    **{word: (VOLUMES_ML[unit], "ml") for word, unit in WORDS.items() if unit in ("cup", "tbsp", "tsp")},
+    **{word: (1.0, "piece") for word, unit in WORDS.items() if unit not in ("cup", "tbsp", "tsp")},
+    "x": (1.0, "piece"),
     **dict.fromkeys(("portion", "portions", "serving", "servings"), (1.0, "portion")),
 }
 _MILLIGRAMS: Final = frozenset({"mg", "milligram", "milligrams", "milligramme", "milligrammes"})
@@ -119,14 +145,32 @@ _NOT_NUMBERS: Final = frozenset({"nan", "inf", "infinity"})
 _EXPONENT = re.compile(r"\de-?\d")  # "1e5", "1e-5": kept whole by `_tokens`
 _TIMES_PREFIX = re.compile(r"^x(\d+)$")  # "eggs x2"
 _EDGES: Final = "./'\u2019"  # stripped from the ends of a word: "150g." and "'rice'" are "150g" and "rice"
-# "6 pieces", "1/2 breast", "1 ounce (23 almonds)": how many pieces a default portion holds.
-_PORTION_COUNT: Final = re.compile(r"^(\d+(?:/\d+)?) ([a-z]+)")
-_PORTION_COUNT_IN_PARENS: Final = re.compile(r"\((\d+(?:/\d+)?) ([a-z]+)")
-_MEASURE_WORDS: Final = frozenset(
-    word for word, (_, unit) in _UNITS.items() if unit in ("g", "ml")
-) | frozenset(
-    {"scoop", "scoops", "glass", "glasses", "bowl", "bowls", "plate", "plates", "serving", "servings"}
+# Words that only say the amount is a guess: "about 200 g", "approx. 2 cups"; read past before a number.
+_HEDGES: Final = frozenset(
+    {
+        "about",
+        "around",
+        "approx",
+        "approximately",
+        "roughly",
+        "circa",
+        "ca",
+        "abt",
+        "maybe",
+        "nearly",
+        "almost",
+    }
 )
+# A weight or volume in parentheses, which wins over the words: "2 large eggs (100 g)", "(approx. 150g)".
+_WEIGHT_IN_PARENS: Final = re.compile(
+    r"\(\s*(?:about|around|approx\.?|approximately|roughly|ca\.?|~)?\s*(\d+(?:[.,]\d+)?)\s*([a-zA-Z]+)\s*\)"
+)
+# Units that only name part of a food, typed after it with a bare count: "2 pizza slices".
+_TRAILING_PARTS: Final = frozenset(
+    word for word, unit in WORDS.items() if unit in ("slice", "piece", "wedge")
+)
+# Units a size can describe rather than be: "2 large slices of pizza" is slices, "a large glass" a glass.
+_SIZE_WORDS: Final = frozenset(word for word, unit in WORDS.items() if unit in SIZES or unit == "whole")
 _VULGAR_FRACTIONS: Final = {"½": " 1/2 ", "¼": " 1/4 ", "¾": " 3/4 ", "⅓": " 1/3 ", "⅔": " 2/3 "}
 
 
@@ -212,11 +256,15 @@ def _leading_amount(tokens: list[str]) -> tuple[Amount, int] | None:
     """The amount at the start of `tokens` and how many tokens it took, or None when there is none.
 
     Reads a quantity ("2", "1.5", "1/2", "1 1/2", "two", "a", "half a", "one and a half", "200g", "2x"),
-    then an optional unit word ("g", "cups", "slices"). A bare count counts pieces of the food.
+    then an optional unit word ("g", "cups", "slices", "fl oz", "large"); a size before a unit describes
+    it ("2 large slices"). A unit with no number before "of" is one of it ("cup of coffee"). A bare count
+    counts what the food comes in.
     """
     if not tokens:
         return None
     first = tokens[0]
+    if first in WORDS and first not in _SIZE_WORDS and tokens[1:2] == ["of"]:
+        return _amount(1.0, first), 1  # "slice of pizza", "cup of coffee"
     used = 1
     unit_word: str | None = None
     quantity = _number(first)
@@ -244,6 +292,17 @@ def _leading_amount(tokens: list[str]) -> tuple[Amount, int] | None:
         elif rest[:3] == ["and", "a", "half"]:
             quantity += 0.5  # "one and a half"
             used += 3
+        following = tokens[used + 1 : used + 2]
+        if tokens[used : used + 1] == ["fl"] and following in (["oz"], ["ounce"], ["ounces"]):
+            return _amount(quantity, "floz"), used + 2
+        if (
+            used < len(tokens)
+            and tokens[used] in _SIZE_WORDS
+            and following
+            and _is_unit(following[0])
+            and following[0] not in _SIZE_WORDS
+        ):
+            used += 1  # "2 large slices of pizza", "a big glass of milk": the size describes the unit
         if used < len(tokens) and _is_unit(tokens[used]):
             unit_word = tokens[used]
             used += 1
@@ -276,23 +335,59 @@ def _amount(quantity: float, unit_word: str | None) -> Amount:
     if unit_word is None:
         return Amount(quantity, "piece")
     factor, unit = _unit(unit_word)
-    return Amount(round(quantity * factor, 6), unit)
+    measure = WORDS.get(unit_word)
+    return Amount(round(quantity * factor, 6), unit, measure, unit_word if measure is not None else None)
 
 
 def parse_quick_entry(text: str) -> QuickEntry | None:
     """Split a typed message into the food words and the amount.
 
     The amount may lead ("200 g rice", "2 slices of bread", "half a pizza") or trail ("rice 150g"); with none
-    the food is logged as one default portion. Every leftover word is the food query, even nonsense such as
-    "hello": whether it is a food is the table's call, not the parser's. None only when no words are left
-    ("", "200 g", "2"). Milligrams and numbers that are no amount ("1e309", "1/0", "NaN g"; see
-    `_refuse_unusable_numbers`) give an entry with a `refusal`, never an exception.
+    the food is logged as one default portion. A weight in parentheses wins over any other amount ("2 large
+    eggs (100 g)" is 100 g of egg), and hedges before a number are read past ("about 200g rice"). Every
+    leftover word is the food query, even nonsense such as "hello": whether it is a food is the table's
+    call, not the parser's. None only when no words are left ("", "200 g", "2"). Milligrams and numbers
+    that are no amount ("1e309", "1/0", "NaN g"; see `_refuse_unusable_numbers`) give an entry with a
+    `refusal`, never an exception.
     """
-    tokens = _tokens(text)
+    weighed, rest = _weight_in_parens(text)
+    tokens = _drop_hedges(_tokens(rest))
     try:
-        return _split(text, tokens)
+        entry = _split(text, tokens)
+        if entry is not None and weighed is not None:
+            amount = _amount(*weighed)
+            return QuickEntry(text=entry.text, food_query=entry.food_query, amount=amount)
+        return entry
     except QuickEntryError as refused:
         return QuickEntry(text=text.strip(), food_query=" ".join(tokens), amount=None, refusal=str(refused))
+
+
+def _weight_in_parens(text: str) -> tuple[tuple[float, str] | None, str]:
+    """A weight or volume typed in parentheses ("(100 g)", "(approx. 250 ml)") and the text without it.
+
+    Parentheses that hold anything else ("(23 almonds)", "(homemade)") stay and are read as words.
+    """
+    for found in reversed(list(_WEIGHT_IN_PARENS.finditer(text))):
+        word = found.group(2).lower()
+        if (word in _UNITS and _UNITS[word][1] in ("g", "ml") and word not in WORDS) or word in _MILLIGRAMS:
+            quantity = _number(found.group(1).replace(",", "."))
+            if quantity is not None:
+                return (quantity, word), text[: found.start()] + " " + text[found.end() :]
+    return None, text
+
+
+def _drop_hedges(tokens: list[str]) -> list[str]:
+    """The tokens without words that only hedge the number after them ("about 200g", "approx. 2 cups")."""
+    kept: list[str] = []
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        numeric = bool(following) and (
+            following in _NUMBER_WORDS or _NUMBER_ATTEMPT.match(following) is not None
+        )
+        if token in _HEDGES and numeric:
+            continue
+        kept.append(token)
+    return kept
 
 
 def _split(text: str, tokens: list[str]) -> QuickEntry | None:
@@ -309,43 +404,37 @@ def _split(text: str, tokens: list[str]) -> QuickEntry | None:
         food = tokens[:-used]
     else:
         food = tokens
+    if (
+        amount is not None
+        and amount.unit == "piece"
+        and amount.measure is None
+        and len(food) > 1
+        and food[-1] in _TRAILING_PARTS
+    ):
+        # "2 pizza slices": two slices, not two pizzas
+        amount = Amount(amount.value, "piece", WORDS[food[-1]], food[-1])
+        food = food[:-1]
     if not food:
         return None
     return QuickEntry(text=text.strip(), food_query=" ".join(food), amount=amount)
 
 
-def piece_grams(food: Food) -> float:
-    """Grams of one piece of `food`: the default portion, unless that is several pieces or part of one.
-
-    A count means that many of the things themselves: "10 almonds" is ten nuts, not ten of the table's
-    "1 ounce (23 almonds)" portions (a 23-fold error), "3 pcs sushi" is three of "6 pieces" and "a chicken
-    breast" is two of "1/2 breast". The portion name says how many pieces it holds ("6 pieces", "4 wings",
-    "(23 almonds)", "1/2 grapefruit"); measures ("2 tablespoons", "3 ounces", "1/2 cup") say nothing about
-    pieces, so for those, as for "1 large egg" or "1 slice", one piece is the whole portion.
-    """
-    name = food.portion_name.lower()
-    leading = _PORTION_COUNT.match(name)
-    in_parens = _PORTION_COUNT_IN_PARENS.search(name)
-    # "1 piece (1/4 baguette)" names its own piece; otherwise "(23 almonds)" is more telling than "1 ounce".
-    own_piece = leading if leading is not None and _UNITS.get(leading.group(2)) == (1.0, "piece") else None
-    for counted in (own_piece, in_parens, leading):
-        if counted is not None and counted.group(2) not in _MEASURE_WORDS:
-            pieces = _number(counted.group(1))
-            return food.portion_g / pieces if pieces else food.portion_g
-    return food.portion_g
-
-
 def _to_grams(amount: Amount | None, food: Food) -> float:
-    """Grams of `food` for the amount: weights as is, volumes at density 1, counts of pieces or portions."""
+    """Grams of `food` for the amount: weights as is, a household unit at the food's own weight for it
+    (`meallog.units`), other volumes at the food's density, counts of what it comes in, or portions."""
     if amount is None:
         return food.portion_g
     if amount.unit == "g":
         return amount.value
+    if amount.unit == "portion":
+        return amount.value * food.portion_g
     if amount.unit == "ml":
-        return amount.value * DENSITY_G_PER_ML
-    if amount.unit == "piece":
-        return amount.value * piece_grams(food)
-    return amount.value * food.portion_g
+        if amount.measure is not None and amount.measure in VOLUMES_ML:
+            return amount.count * unit_grams(food, amount.measure)
+        return amount.value * (density(food) or DENSITY_G_PER_ML)
+    if amount.measure is None:
+        return amount.value * count_grams(food)
+    return amount.value * unit_grams(food, amount.measure)
 
 
 def _check_grams(grams: float, entry: QuickEntry) -> None:
@@ -361,6 +450,26 @@ def _check_grams(grams: float, entry: QuickEntry) -> None:
         raise QuickEntryError(TOO_MUCH)
 
 
+def _names_with_unit(word: str, query: str, table: NutritionTable) -> bool:
+    """Whether the unit word typed before the food words belongs to the food's name instead.
+
+    So when the words with it are a food's exact name ("cup cakes", "whole milk", "whole wheat bread"),
+    or, when the food words alone are not ("big mac" but not "large eggs" or "small pizza"), the best
+    match holds every word of the name typed (a product of the FoodData Central index).
+    """
+    joined = f"{word} {query}"
+    if table.exact(joined) is not None:
+        return True
+    if table.exact(query) is not None:
+        return False
+    found = table.search(joined, limit=1)
+    if not found:
+        return False
+    name = normalize(found[0].name).split()
+    stems = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in normalize(joined).split()]
+    return all(any(part.startswith(stem) for part in name) for stem in stems)
+
+
 def resolve_entry(entry: QuickEntry, table: NutritionTable) -> Resolved | None:
     """The food the entry names and its grams, or None when the table knows no such food.
 
@@ -371,14 +480,18 @@ def resolve_entry(entry: QuickEntry, table: NutritionTable) -> Resolved | None:
     """
     if entry.refusal is not None:
         raise QuickEntryError(entry.refusal)
+    query, amount = entry.food_query, entry.amount
+    if amount is not None and amount.word is not None and _names_with_unit(amount.word, query, table):
+        # The unit word is part of the food's name: "2 cup cakes", "a whole milk", "2 big macs"
+        query, amount = f"{amount.word} {query}", Amount(amount.count, "piece")
     # The table puts a key, name or alias equal to the query (or its singular) first, then fuzzy matches.
-    found = table.search(entry.food_query, limit=1)
+    found = table.search(query, limit=1)
     if not found:
         return None
     food = found[0]
-    grams = round(_to_grams(entry.amount, food), 2)
+    grams = round(_to_grams(amount, food), 2)
     _check_grams(grams, entry)
-    return Resolved(food=food, grams=grams)
+    return Resolved(food=food, grams=grams, query=query)
 
 
 def parse_grams(text: str) -> float | None:

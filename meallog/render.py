@@ -12,6 +12,7 @@ from meallog.nutrition import NutritionTable
 from meallog.portions import macros_line, total
 from meallog.store.views import ItemView, MealView
 from meallog.text_fit import MAX_TEXT, Page, clip, fit_html, one_line, page_of, visible_len
+from meallog.units import amount_words
 
 #: A caption shown as a meal's name in a list (/today, /history, the daily summary), and on its card.
 TITLE_CHARS = 60
@@ -25,10 +26,14 @@ MEALS_PER_PAGE = 10
 
 
 def portion_text(item: ItemView, table: NutritionTable) -> str:
-    """`1 cup cooked, 158 g` for a default portion, `240 g` (with the portion it is based on) otherwise."""
+    """`1 cup cooked, 158 g` for a default portion; `2 large (100 g)` or `½ pizza (428 g)` for a whole or
+    half number of one of the food's units (`meallog.units.amount_words`); else `240 g` with the portion
+    it is based on."""
     food = table.get(item.food_key)
     if food is not None and abs(item.grams - food.portion_g) < 0.5:
         return f"{escape(food.portion_name)}, {item.grams:.0f} g"
+    if food is not None and (said := amount_words(food, item.grams)) is not None:
+        return f"{escape(said)} ({item.grams:.0f} g)"
     if food is not None and food.portion_g > 0:
         share = item.grams / food.portion_g
         return f"{item.grams:.0f} g (≈ {share:.1f} × {escape(food.portion_name)})"

@@ -207,7 +207,7 @@ async def test_a_card_of_30_foods_and_a_long_caption_updates_after_a_press(
     options = await tg.wait_for_edit(card)
     await press(tg, ann, options, "2×")
     card = await tg.wait_for_edit(card)
-    assert card.text is not None and "1. Peanut butter and jelly sandwich — 200 g" in card.text
+    assert card.text is not None and "1. Peanut butter and jelly sandwich — 2 sandwiches (200 g)" in card.text
 
 
 async def test_a_4096_character_timezone_gets_an_answer(tg: FakeTelegram, start_bot: StartBot) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from meallog.food_index import FoodIndex
 from meallog.nutrition import NutritionTable, default_table
 from meallog.quick_entry import (
     Amount,
@@ -151,11 +154,25 @@ def test_slices_count_portions_of_the_food(table: NutritionTable) -> None:
     assert resolved.grams == pytest.approx(2 * portion(table, "bread"))
 
 
-def test_fractions_of_a_portion(table: NutritionTable) -> None:
+def test_half_a_pizza_is_half_of_a_whole_pizza_not_half_a_slice(table: NutritionTable) -> None:
+    # Found by a new user: "half a pizza" used to log half of the table's portion, one slice (54 g).
+    whole = resolve("a whole pizza", table)
+    assert whole.food.key == "pizza"
+    assert whole.grams == pytest.approx(8 * portion(table, "pizza")), "a 14-inch pizza of 8 slices"
     resolved = resolve("half a pizza", table)
     assert resolved.food.key == "pizza"
-    assert resolved.grams == pytest.approx(0.5 * portion(table, "pizza"), abs=0.01)
-    assert resolve("½ pizza", table).grams == pytest.approx(resolved.grams)
+    assert resolved.grams == pytest.approx(whole.grams / 2)
+    for text in ("½ pizza", "1/2 pizza", "a half pizza"):
+        assert resolve(text, table).grams == pytest.approx(resolved.grams), text
+    assert resolve("a pizza", table).grams == pytest.approx(whole.grams)
+    assert resolve("a slice of pizza", table).grams == pytest.approx(portion(table, "pizza"))
+    assert resolve("pizza", table).grams == pytest.approx(portion(table, "pizza")), "no amount: a slice"
+
+
+def test_half_of_a_food_that_comes_whole_is_half_of_one(table: NutritionTable) -> None:
+    assert resolve("half a banana", table).grams == pytest.approx(portion(table, "banana") / 2)
+    assert resolve("1/2 avocado", table).grams == pytest.approx(portion(table, "avocado") / 2)
+    assert resolve("half a baguette", table).grams == pytest.approx(2 * portion(table, "baguette"))
 
 
 def test_no_amount_is_one_default_portion(table: NutritionTable) -> None:
@@ -174,14 +191,18 @@ def test_portions_multiply_the_default_portion(table: NutritionTable) -> None:
     assert resolve("2 servings of lasagna", table).grams == pytest.approx(2 * portion(table, "lasagna"))
 
 
-def test_volumes_weigh_one_gram_per_millilitre(table: NutritionTable) -> None:
+def test_volumes_weigh_what_the_food_weighs_per_cup_or_spoon(table: NutritionTable) -> None:
+    # A cup of orange juice is 248 g and a tablespoon of oil 14 g (USDA): volumes use the food's own
+    # measure, where the quick entry once took every food at 1 g/ml.
     juice = resolve("300ml orange juice", table)
     assert juice.food.key == "orange_juice"
-    assert juice.grams == 300
+    assert juice.grams == pytest.approx(300 * 248 / 240, abs=0.01)
     milk = resolve("1.5 cups milk", table)
     assert milk.food.key == "milk"
-    assert milk.grams == 360
-    assert resolve("2 tbsp olive oil", table).grams == 30
+    assert milk.grams == pytest.approx(1.5 * portion(table, "milk"))
+    assert resolve("2 tbsp olive oil", table).grams == pytest.approx(2 * portion(table, "olive_oil"))
+    assert resolve("1 cup rice", table).grams == pytest.approx(portion(table, "rice")), "158 g, not 240"
+    assert resolve("1 l water", table).grams == 1000, "a food with no measure of its own: 1 g/ml"
 
 
 def test_a_dish_named_with_several_words_is_found(table: NutritionTable) -> None:
@@ -329,3 +350,152 @@ def test_grams_prompt_reads_weights(text: str, grams: float) -> None:
 )
 def test_grams_prompt_refuses_everything_else(text: str) -> None:
     assert parse_grams(text) is None
+
+
+# --- amounts the way people say them ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "food_query", "amount"),
+    [
+        ("about 200g rice", "rice", Amount(200, "g")),
+        ("~200 g rice", "rice", Amount(200, "g")),
+        ("approx. 2 cups rice", "rice", Amount(480, "ml", "cup", "cups")),
+        ("rice about 150 g", "rice", Amount(150, "g")),
+        ("2 cups of milk", "milk", Amount(480, "ml", "cup", "cups")),
+        ("a whole pizza", "pizza", Amount(1, "piece", "whole", "whole")),
+        ("a slice of pizza", "pizza", Amount(1, "piece", "slice", "slice")),
+        ("slice of pizza", "pizza", Amount(1, "piece", "slice", "slice")),
+        ("2 pizza slices", "pizza", Amount(2, "piece", "slice", "slices")),
+        ("2 large slices of pizza", "pizza", Amount(2, "piece", "slice", "slices")),
+        ("a handful of almonds", "almonds", Amount(1, "piece", "handful", "handful")),
+        ("2 tbsp peanut butter", "peanut butter", Amount(30, "ml", "tbsp", "tbsp")),
+        ("a glass of milk", "milk", Amount(1, "piece", "glass", "glass")),
+        ("a big glass of milk", "milk", Amount(1, "piece", "glass", "glass")),
+        ("a bowl of rice", "rice", Amount(1, "piece", "bowl", "bowl")),
+        ("2 large eggs", "eggs", Amount(2, "piece", "large", "large")),
+        ("2 large eggs (100 g)", "eggs", Amount(100, "g")),
+        ("2 eggs (approx. 110g)", "eggs", Amount(110, "g")),
+        ("3 slices of bread", "bread", Amount(3, "piece", "slice", "slices")),
+        ("a can of coke", "coke", Amount(1, "piece", "can", "can")),
+        ("12 fl oz coke", "coke", Amount(12 * 29.5735, "ml")),
+        ("pizza 2 slices", "pizza", Amount(2, "piece", "slice", "slices")),
+        ("2 eggs (scrambled)", "eggs scrambled", Amount(2, "piece")),
+    ],
+)
+def test_amounts_are_read_the_way_people_say_them(text: str, food_query: str, amount: Amount) -> None:
+    entry = parse_quick_entry(text)
+    assert entry is not None
+    assert entry.food_query == food_query
+    assert entry.text == text.strip()
+    assert entry.amount is not None
+    assert (entry.amount.unit, entry.amount.measure, entry.amount.word) == (
+        amount.unit,
+        amount.measure,
+        amount.word,
+    )
+    assert entry.amount.value == pytest.approx(amount.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "grams"),
+    [
+        ("about 200g rice", "rice", 200),
+        ("~200 g rice", "rice", 200),
+        ("2 cups of milk", "milk", 488),
+        ("a whole pizza", "pizza", 856),
+        ("half a pizza", "pizza", 428),
+        ("a slice of pizza", "pizza", 107),
+        ("2 pizza slices", "pizza", 214),
+        ("a small pizza", "pizza", 437),
+        ("a handful of almonds", "almonds", 30),
+        ("2 tbsp peanut butter", "peanut_butter", 32),
+        ("a glass of milk", "milk", 244),
+        ("a bowl of rice", "rice", 150),
+        ("2 large eggs", "egg", 100),
+        ("2 medium eggs", "egg", 88),
+        ("2 large eggs (100 g)", "egg", 100),
+        ("2 large eggs (120 g)", "egg", 120),
+        ("3 slices of bread", "bread", 84),
+        ("a can of coke", "cola", 368),
+        ("a can of tuna", "tuna", 165),
+        ("a pat of butter", "butter", 5),
+        ("a big apple", "apple", 223),
+        ("5 strawberries", "strawberries", 60),
+        ("10 peanuts", "peanuts", 10),
+        ("a bottle of red wine", "red_wine", 735),
+    ],
+)
+def test_typed_amounts_weigh_what_that_food_weighs(
+    table: NutritionTable, text: str, key: str, grams: float
+) -> None:
+    resolved = resolve(text, table)
+    assert resolved.food.key == key
+    assert resolved.grams == pytest.approx(grams, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "key", "grams"),
+    [
+        # One phrase of a longer meal, as the multi-food splitter hands it over.
+        ("150g chicken breast", "chicken_breast", 150),
+        ("salad", "green_salad", 85),
+        ("a bowl of oatmeal", "oats", 234),
+        ("banana", "banana", 118),
+        ("2 slices of toast", "toast", 50),
+        ("butter", "butter", 14),  # one tablespoon, not an ounce
+        ("a pat of butter", "butter", 5),
+        ("a cup of coffee", "coffee", 240),
+    ],
+)
+def test_one_phrase_of_a_meal_gets_a_sensible_amount(
+    table: NutritionTable, phrase: str, key: str, grams: float
+) -> None:
+    resolved = resolve(phrase, table)
+    assert resolved.food.key == key
+    assert resolved.grams == pytest.approx(grams)
+
+
+def test_a_unit_word_that_is_part_of_a_food_name_stays_in_the_name(table: NutritionTable) -> None:
+    cupcakes = resolve("2 cup cakes", table)
+    assert cupcakes.food.key == "cup_cakes"
+    assert cupcakes.grams == pytest.approx(2 * portion(table, "cup_cakes")), (
+        "two cupcakes, not 2 cups of cake"
+    )
+    assert resolve("a whole milk", table).grams == pytest.approx(portion(table, "milk"))
+    wholemeal = resolve("2 whole wheat bread", table)
+    assert wholemeal.food.key == "whole_wheat_bread"
+    assert wholemeal.grams == pytest.approx(2 * portion(table, "whole_wheat_bread"))
+    assert wholemeal.query == "whole wheat bread", "the words the food was found by"
+    # A size before a food's own name stays a size: "large eggs" and "small pizza" are no foods.
+    eggs = resolve("2 large eggs", table)
+    assert (eggs.query, eggs.grams) == ("eggs", 100)
+    assert resolve("a small pizza", table).query == "pizza"
+
+
+def test_a_weight_in_parentheses_is_refused_like_any_other(table: NutritionTable) -> None:
+    assert refusal("2 eggs (500 mg)", table).startswith("Milligrams are too small")
+    assert refusal("2 eggs (0 g)", table).startswith("The amount has to be more than zero")
+    assert refusal("2 eggs (9000 g)", table).startswith("That's more than 5 kg")
+
+
+def test_a_count_too_big_for_a_meal_is_still_refused_in_any_unit(table: NutritionTable) -> None:
+    assert "more than 5 kg" in refusal("7 whole pizzas", table)
+    assert "more than 5 kg" in refusal("2 watermelons", table)
+    assert resolve("a whole watermelon", table).grams <= 5000
+
+
+def test_with_all_of_fooddata_central_a_product_named_with_a_size_is_still_found(data_dir: Path) -> None:
+    table = NutritionTable.load()
+    table.attach_index(FoodIndex(data_dir / "foods-fdc.sqlite"))
+    big_macs = resolve("2 big macs", table)
+    assert "big mac" in big_macs.food.name.lower()
+    assert big_macs.query == "big macs"
+    assert big_macs.grams == pytest.approx(2 * big_macs.food.portion_g)
+    assert resolve("2 large eggs", table).food.key == "egg"
+    assert resolve("a small pizza", table).grams == 437
+    assert resolve("half a pizza", table).grams == 428
+    # A food of the index is weighed by its own portion ("2 tbsp") or, with none, at 1 g/ml.
+    spread = resolve("2 tbsp almond butter", table)
+    assert spread.food.key.startswith("fdc_")
+    assert 20 <= spread.grams <= 40
