@@ -15,6 +15,9 @@ from functools import cache
 
 from rapidfuzz import fuzz, process
 
+from meallog.places import CityAnswer, find_area, find_city, label, needs_region, suggest_places
+from meallog.places_data import Place
+
 # Names in the zone list that are not places a person lives in.
 _NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 # The continental areas of the tz database; a city under one of them is preferred over a legacy alias
@@ -105,10 +108,13 @@ def _zones() -> _Zones:
             # the first, which `names` ordered by preference.
             by_city.setdefault(_normalise(name.rsplit("/", 1)[-1]), name)
         full = name.lower().replace("_", " ")
-        city = name.rsplit("/", 1)[-1].lower().replace("_", " ")
+        last = name.rsplit("/", 1)[-1]
+        city = last.lower().replace("_", " ")
         choices.append(full)
         owners.append(name)
-        if city != full:
+        # "Australia/LHI" and "Australia/NSW" are abbreviations, not cities: as cities they would be
+        # offered for anything short that shares letters ("Dehli" -> Australia/LHI).
+        if city != full and not last.isupper():
             choices.append(city)
             owners.append(name)
     return _Zones(by_name=by_name, by_city=by_city, choices=tuple(choices), owners=tuple(owners))
@@ -183,12 +189,8 @@ def resolve_timezone(text: str) -> str | None:
     return _offset_zone(text)
 
 
-def suggest_timezones(text: str, limit: int = 3) -> list[str]:
-    """Up to `limit` IANA names that look like `text`, best first, for "Unknown timezone — did you mean …?".
-
-    Each zone is matched by its full name and by its city alone, so "europe/olso", "osloo" and "new yrok" all
-    find their zone; a zone appears once however many of its strings matched. Nonsense gives an empty list.
-    """
+def _zone_matches(text: str, limit: int) -> list[tuple[str, float]]:
+    """Up to `limit` (IANA name, similarity 0-100) that look like `text`, best first, each zone once."""
     query = _normalise(text).replace("_", " ")
     if not query or limit <= 0:
         return []
@@ -198,11 +200,124 @@ def suggest_timezones(text: str, limit: int = 3) -> list[str]:
     )
     # Best score first; among equal scores, prefer the clearer regional name.
     ranked = sorted(matches, key=lambda m: (-m[1], _preference(zones.owners[m[2]])))
-    found: list[str] = []
-    for _choice, _score, index in ranked:
-        name = zones.owners[index]
-        if name not in found:
-            found.append(name)
+    found: dict[str, float] = {}
+    for _choice, score, index in ranked:
+        found.setdefault(zones.owners[index], score)
         if len(found) == limit:
             break
-    return found
+    return list(found.items())
+
+
+def suggest_timezones(text: str, limit: int = 3) -> list[str]:
+    """Up to `limit` IANA names that look like `text`, best first, for "Unknown timezone — did you mean …?".
+
+    Each zone is matched by its full name and by its city alone, so "europe/olso", "osloo" and "new yrok" all
+    find their zone; a zone appears once however many of its strings matched. Nonsense gives an empty list.
+    """
+    return [name for name, _score in _zone_matches(text, limit)]
+
+
+@dataclass(frozen=True, slots=True)
+class TimezoneReading:
+    """What a typed timezone answer came to: a zone to set, places to choose from, or neither.
+
+    `zone` set: take it. `where` then names the place it came from for the reply ("San Francisco, United
+    States", "India"; "" for a zone name, "UTC+2" or "EST"), `place` is that place, `note` what an
+    abbreviation was taken as, and `elsewhere` a same-named place in another clock that was not taken
+    (Paris, Texas beside Paris, France).
+
+    `choices` set: places in different clocks, best first, to ask about: same-named cities ("Which
+    Valencia?") or an area's zones (`area`: "United States"); `city` is the name asked about and `missed`
+    a state or country that matched none of them ("Paris, Peru").
+
+    Neither: nothing fits; `zones` and `places` are "did you mean" ideas, best first.
+    """
+
+    zone: str | None = None
+    note: str = ""
+    where: str = ""
+    place: Place | None = None
+    elsewhere: Place | None = None
+    city: str = ""
+    choices: tuple[Place, ...] = ()
+    missed: str = ""
+    area: bool = False
+    zones: tuple[str, ...] = ()
+    places: tuple[Place, ...] = ()
+
+
+def _zone_name(text: str) -> str | None:
+    """A zone named outright: UTC's words, an abbreviation, or a full name with its slash ("europe/oslo")."""
+    key = _normalise(text)
+    if key in _UTC_WORDS:
+        return "UTC"
+    if key in ABBREVIATIONS:
+        return ABBREVIATIONS[key]
+    if "/" in key:
+        return _zones().by_name.get(key)
+    return None
+
+
+def _alias_zone(text: str) -> str | None:
+    """A tz database name without a slash that is no city ("CET", "PRC", "Eire"): read after countries
+    ("Japan" is Asia/Tokyo, not the old alias "Japan") and before cities, which share some of them."""
+    key = _normalise(text)
+    zones = _zones()
+    return zones.by_name[key] if key in zones.by_name and key not in zones.by_city else None
+
+
+def place_where(place: Place) -> str:
+    """How a reply names the place a zone came from: "San Francisco, United States", with the state when
+    its country has another place of the name ("Portland, Oregon, United States")."""
+    return label(place, region=needs_region(place))
+
+
+def _from_places(found: CityAnswer) -> TimezoneReading:
+    if found.sure:
+        place = found.places[0]
+        where = found.city if found.area else place_where(place)
+        return TimezoneReading(zone=place.zone, where=where, place=place, elsewhere=found.elsewhere)
+    return TimezoneReading(city=found.city, choices=found.places, missed=found.missed, area=found.area)
+
+
+def read_timezone(text: str, limit: int = 3) -> TimezoneReading:
+    """Everything a typed answer to "what's your timezone?" can be, tried in the order people mean it.
+
+    A zone named outright ("Europe/Oslo", "UTC", "EST"); a country ("India", "Japan"); another tz
+    database name ("CET"); a city ("San Francisco", "München", "Portland, Maine"); a US state or UK nation
+    ("Texas"); a city a zone is named after that the gazetteer lacks ("Tell City"); a whole-hour offset
+    ("UTC+2"). Places come from `meallog.places`, which asks when same-named ones keep different clocks.
+    Else up to `limit` suggestions: places that look like it ("Mumbia" -> Mumbai, India) and zone names
+    ("europe/olso" -> Europe/Oslo); a zone whose place is suggested is not listed again.
+    """
+    if not _normalise(text):
+        return TimezoneReading()
+    zone = _zone_name(text)
+    if zone is not None:
+        return TimezoneReading(zone=zone, note=abbreviation_note(text))
+    if "/" not in text:
+        country = find_area(text, countries_only=True)
+        if country is not None:
+            return _from_places(country)
+        zone = _alias_zone(text)
+        if zone is not None:
+            return TimezoneReading(zone=zone)
+        found = find_city(text) or find_area(text)
+        if found is not None:
+            return _from_places(found)
+    zone = resolve_timezone(text)
+    if zone is not None:
+        return TimezoneReading(zone=zone, note=abbreviation_note(text))
+    places = suggest_places(text, limit) if "/" not in text else []
+    taken = {place.zone for place, _ in places}
+    zones = [(name, score) for name, score in _zone_matches(text, limit) if name not in taken]
+    # Places keep their order (likeness, then size); a zone name more alike than all of them goes first.
+    top = max((score for _, score in places), default=0.0)
+    ideas: list[str | Place] = [name for name, score in zones if score > top]
+    ideas += [place for place, _ in places]
+    ideas += [name for name, score in zones if score <= top]
+    best = ideas[:limit]
+    return TimezoneReading(
+        zones=tuple(idea for idea in best if isinstance(idea, str)),
+        places=tuple(idea for idea in best if isinstance(idea, Place)),
+    )

@@ -91,7 +91,7 @@ async def test_timezone_typed_or_from_a_shared_location(tg: FakeTelegram, start_
     assert unknown.text is not None and "Europe/Oslo" in unknown.text, "a suggestion"
     await ann.send_text("Tokyo")
     done = await tg.next_bot_message(1001)
-    assert done.text is not None and "Timezone set to Asia/Tokyo." in done.text
+    assert done.text is not None and "Timezone set to Asia/Tokyo (Tokyo, Japan)." in done.text
     assert ann.reply_keyboard == [], "the location button goes once the zone is set"
 
     await ann.send_text("/timezone")  # no name: the same prompt, and this time one tap

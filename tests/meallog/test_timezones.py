@@ -113,3 +113,10 @@ def test_an_abbreviation_is_the_regions_zone_and_the_reply_says_so() -> None:
     assert resolve_timezone("pst") == "America/Los_Angeles"
     assert "EST taken as America/New_York" in abbreviation_note("est")
     assert abbreviation_note("Europe/Oslo") == ""
+
+
+def test_abbreviated_legacy_names_are_not_offered_as_cities() -> None:
+    """ "Australia/LHI" is no city called LHI: "Dehli" must not bring it up (Delhi is Asia/Kolkata)."""
+    assert "Australia/LHI" not in suggest_timezones("dehli")
+    assert "Australia/LHI" not in suggest_timezones("delhi")
+    assert resolve_timezone("australia/lhi") == "Australia/LHI", "still a valid name typed in full"
