@@ -34,6 +34,7 @@ from bot.callbacks import Action, pattern
 from bot.clock import CLOCK_KEY, clock_of
 from bot.error_report import admin_reporter
 from bot.handlers.access import check_access, on_added_to_group
+from bot.handlers.again import AGAIN_PATTERN, on_again, on_again_press
 from bot.handlers.buttons import on_press
 from bot.handlers.commands import (
     COMMANDS,
@@ -49,6 +50,7 @@ from bot.handlers.data import on_export, on_forget, on_forget_press
 from bot.handlers.edits import on_edit
 from bot.handlers.goals import on_goal, on_goal_press
 from bot.handlers.history import on_history, on_history_press, on_meal_press, on_week
+from bot.handlers.my_foods import on_my_food_press, on_my_foods
 from bot.handlers.other import on_unsupported, on_venue
 from bot.handlers.photos import on_backlog, on_document, on_photo
 from bot.handlers.prompts import on_text_or_prompt
@@ -75,7 +77,9 @@ from meallog.nutrition import NutritionTable
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
 from meallog.store.memory import MemoryStore
+from meallog.store.my_foods import MyFoodStore
 from meallog.store.people import PeopleStore
+from meallog.store.repeats import RepeatStore
 from meallog.store.summaries import SummaryStore
 from meallog.store.updates import UpdateStore
 from meallog.summary_times import utc_now
@@ -93,7 +97,7 @@ REPORTER_KEY = "foodbot.error_reporter"
 CONCURRENT_UPDATES = 4096
 #: Photos downloaded and recognized at once, over all people (the in-process queue holds 64 at most).
 RECOGNITION_SLOTS = 60
-SETTINGS_PATTERN = pattern({Action.SETTINGS, Action.SUMMARY_HOUR, Action.SUMMARY_TIME})
+SETTINGS_PATTERN = pattern({Action.SETTINGS, Action.SUMMARY_HOUR, Action.SUMMARY_TIME, Action.TIMEZONE_PLACE})
 MEAL_PATTERN = pattern({Action.REOPEN, Action.WHEN, Action.MOVE, Action.TYPE_TIME})
 FORGET_PATTERN = pattern({Action.FORGET_YES, Action.FORGET_NO})
 
@@ -135,6 +139,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     app.add_handler(CommandHandler("history", on_history))
     app.add_handler(CommandHandler("export", on_export))
     app.add_handler(CommandHandler("forget", on_forget))
+    app.add_handler(CommandHandler("myfoods", on_my_foods))
+    app.add_handler(CommandHandler("again", on_again))
     app.add_handler(MessageHandler(filters.COMMAND, on_unknown_command))
     app.add_handler(MessageHandler(filters.PHOTO & filters.UpdateType.MESSAGE, on_photo))
     app.add_handler(MessageHandler(filters.Document.ALL & filters.UpdateType.MESSAGE, on_document))
@@ -147,6 +153,8 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
     app.add_handler(CallbackQueryHandler(on_history_press, pattern=pattern({Action.HISTORY})))
     app.add_handler(CallbackQueryHandler(on_meal_press, pattern=MEAL_PATTERN))
     app.add_handler(CallbackQueryHandler(on_forget_press, pattern=FORGET_PATTERN))
+    app.add_handler(CallbackQueryHandler(on_my_food_press, pattern=pattern({Action.MY_FOOD})))
+    app.add_handler(CallbackQueryHandler(on_again_press, pattern=AGAIN_PATTERN))
     app.add_handler(CallbackQueryHandler(on_press))
     app.add_handler(TypeHandler(Update, on_any_update), group=1)
     app.bot_data.setdefault(CLOCK_KEY, utc_now)
@@ -217,6 +225,8 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         return clock_of(app)()
 
     memory = MemoryStore(sessions, now)
+    my_foods = MyFoodStore(sessions, now)
+    table.attach_personal(my_foods.lookup)
     app.bot_data[SERVICES_KEY] = Services(
         settings=settings,
         people=PeopleStore(sessions, now),
@@ -231,6 +241,8 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         meals=MealStore(sessions, table, now),
         summaries=SummaryStore(sessions, table, now),
         account=AccountStore(sessions, table, now),
+        repeats=RepeatStore(sessions, table, now),
+        my_foods=my_foods,
         table=table,
         queue=queue,
         lanes=lanes,

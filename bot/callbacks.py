@@ -46,6 +46,17 @@ class Action(StrEnum):
     GOAL = "gl"  # a /goal button: `arg` is e.g. calc, clear, sex.m, act.mod, aim.lose, save
     FORGET_YES = "fy"  # /forget confirmed
     FORGET_NO = "fn"  # /forget cancelled
+    TIMEZONE_PLACE = "tzp"  # (about the person) set the zone of gazetteer place `arg` (a GeoNames id)
+    # Logging a meal again (/again, `bot.handlers.again`) and favourites:
+    AGAIN = "ag"  # a new draft with the foods of saved meal `meal_id`
+    AGAIN_FAVOURITE = "agf"  # a new draft with the foods of favourite `meal_id` (a favourite's id)
+    STAR = "ags"  # make saved meal `meal_id` a favourite: `arg` "c" on its card, else in the /again list
+    UNSTAR = "agu"  # in the /again list: delete favourite `meal_id` (a favourite's id)
+    UNSTAR_MEAL = "agc"  # on a saved meal's card: delete the favourite with its foods
+    AGAIN_LIST = "agl"  # (about the person) the /again list: `arg` "star" to star meals, else to log one
+    # A person's own foods (/myfoods, `bot.handlers.my_foods`), about the person; `arg` is an operation
+    # letter and a food id: l list, n new, s<id> show, e<id> change, d<id> delete, u<id> undo.
+    MY_FOOD = "mf"
 
 
 #: Portion factors offered as buttons; the code keeps callback data short.
@@ -128,6 +139,9 @@ PERSON_ACTIONS = frozenset(
         Action.GOAL,
         Action.FORGET_YES,
         Action.FORGET_NO,
+        Action.TIMEZONE_PLACE,
+        Action.AGAIN_LIST,
+        Action.MY_FOOD,
     }
 )
 

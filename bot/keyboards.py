@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import MOVE_ROWS, PORTIONS, Action, encode, encode_person
+from meallog.again import Choice, Origin, choice_label, star_label
 from meallog.goals import ACTIVITY_NAMES, Activity
 from meallog.nutrition import Food
 from meallog.render import day_page
@@ -341,3 +342,48 @@ def forget_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[_person("🗑 Yes, delete everything", Action.FORGET_YES), _person("Cancel", Action.FORGET_NO)]]
     )
+
+
+#: The /again list's button that switches to starring meals, and back.
+STAR_MODE = "star"
+
+
+def again_keyboard(found: Sequence[Choice]) -> InlineKeyboardMarkup:
+    """`/again`: one button per meal (a tap logs it again as a new card), then one to star or unstar."""
+    rows = [
+        [
+            _button(
+                choice_label(n, choice),
+                Action.AGAIN_FAVOURITE if choice.origin is Origin.FAVOURITE else Action.AGAIN,
+                choice.id,
+            )
+        ]
+        for n, choice in enumerate(found, 1)
+    ]
+    rows.append([_person("⭐ Star or unstar meals", Action.AGAIN_LIST, STAR_MODE)])
+    return InlineKeyboardMarkup(rows)
+
+
+def star_keyboard(found: Sequence[Choice]) -> InlineKeyboardMarkup:
+    """`/again` while starring: a tap stars a meal (☆) or unstars a favourite (⭐); Done goes back."""
+    rows = [
+        [
+            _button(star_label(n, choice), Action.UNSTAR, choice.id)
+            if choice.origin is Origin.FAVOURITE
+            else _button(star_label(n, choice), Action.STAR, choice.id)
+        ]
+        for n, choice in enumerate(found, 1)
+    ]
+    rows.append([_person("« Done", Action.AGAIN_LIST)])
+    return InlineKeyboardMarkup(rows)
+
+
+#: The STAR button's arg on a saved meal's card (in the /again list it has none).
+ON_CARD = "c"
+
+
+def saved_card_keyboard(meal: MealView, starred: bool = False) -> InlineKeyboardMarkup:
+    """A saved meal's card: star it, to log it again from the top of /again (or unstar it)."""
+    if starred:
+        return InlineKeyboardMarkup([[_button("☆ Remove from favourites", Action.UNSTAR_MEAL, meal.id)]])
+    return InlineKeyboardMarkup([[_button("⭐ Add to favourites", Action.STAR, meal.id, arg=ON_CARD)]])

@@ -18,7 +18,9 @@ from meallog.nutrition import NutritionTable
 from meallog.store.account import AccountStore
 from meallog.store.meals import MealStore
 from meallog.store.memory import MemoryStore
+from meallog.store.my_foods import MyFoodStore
 from meallog.store.people import PeopleStore
+from meallog.store.repeats import RepeatStore
 from meallog.store.summaries import SummaryStore
 from model.queue import RecognitionQueue
 
@@ -35,9 +37,13 @@ class Services:
     meals: MealStore
     summaries: SummaryStore
     account: AccountStore
+    #: Recent meals and favourites, and new drafts copied from them (/again).
+    repeats: RepeatStore
     #: The memory of corrections: its examples, and ranking a person's photos with them.
     memory: MemoryStore
     recall: Recall
+    #: People's own foods (/myfoods); the table looks their keys up in this store's copy.
+    my_foods: MyFoodStore
     table: NutritionTable
     queue: RecognitionQueue
     #: Each person's photos in order, and the shared slots for downloading and recognizing them.

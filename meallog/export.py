@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import UTC
 from zoneinfo import ZoneInfo
 
+from meallog.nutrition import Food
 from meallog.store.views import MealView
 
 COLUMNS = (
@@ -85,4 +86,37 @@ def meals_csv(meals: Sequence[MealView], tz: str) -> bytes:
                     text_cell(item.source),
                 ]
             )
+    return buffer.getvalue().encode("utf-8")
+
+
+MY_FOOD_COLUMNS = (
+    "food_key",
+    "name",
+    "kcal_per_100g",
+    "protein_g_per_100g",
+    "fat_g_per_100g",
+    "carbs_g_per_100g",
+    "portion_g",
+    "portion_name",
+)
+
+
+def my_foods_csv(foods: Sequence[Food]) -> bytes:
+    """The person's own foods (/myfoods) as a CSV file, like `meals_csv`; their keys match its food_key."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(MY_FOOD_COLUMNS)
+    for food in foods:
+        writer.writerow(
+            [
+                text_cell(food.key),
+                text_cell(food.name),
+                _number(food.kcal),
+                _number(food.protein_g),
+                _number(food.fat_g),
+                _number(food.carbs_g),
+                _number(food.portion_g),
+                text_cell(food.portion_name),
+            ]
+        )
     return buffer.getvalue().encode("utf-8")

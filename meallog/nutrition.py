@@ -17,12 +17,13 @@ into macros is `meallog.portions`.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -119,6 +120,8 @@ class NutritionTable:
 
     def __init__(self, foods: Iterable[Food]) -> None:
         self._index: FoodIndex | None = None
+        self._personal: Callable[[str], Food | None] | None = None
+        self._own: tuple[Food, ...] = ()
         self._foods: dict[str, Food] = {}
         for food in foods:
             if food.key in self._foods:
@@ -161,8 +164,10 @@ class NutritionTable:
         return cls(_parse(text, label))
 
     def get(self, key: str) -> Food | None:
-        """The food with this key (curated, or from the attached index), or None."""
+        """The food with this key (curated, a person's own, or from the attached index), or None."""
         food = self._foods.get(key)
+        if food is None and self._personal is not None and key.startswith("my_"):
+            return self._personal(key)
         if food is None and self._index is not None:
             food = self._index.get(key)
         return food
@@ -181,9 +186,14 @@ class NutritionTable:
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.get(key) is not None
 
+    def without_own(self) -> NutritionTable:
+        """This table without a person's own foods (`with_own`)."""
+        return self.with_own(()) if self._own else self
+
     def is_curated(self, key: str) -> bool:
-        """Whether the food is one of the curated table's, not only in the attached FoodData Central index."""
-        return key in self._foods
+        """Whether the food is one of the curated table's (or the person's own), not only in the attached
+        FoodData Central index."""
+        return key in self._foods or self.is_own(key)
 
     def __len__(self) -> int:
         return len(self._foods)
@@ -191,9 +201,25 @@ class NutritionTable:
     def __iter__(self) -> Iterator[Food]:
         return iter(self._foods.values())
 
+    def with_own(self, foods: Sequence[Food]) -> NutritionTable:
+        """This table as one person sees it: their own foods (`meallog.my_foods`) found first by search
+        and by exact name. A shallow copy: it shares everything else with this table."""
+        view = copy.copy(self)
+        view._own = tuple(foods)
+        return view
+
+    def is_own(self, key: str) -> bool:
+        """Whether the food is one of the person's own foods this view was made with (`with_own`)."""
+        return any(food.key == key for food in self._own)
+
     def exact(self, query: str) -> Food | None:
-        """The food whose key, name or alias is the query (or its singular), else None."""
+        """The food whose key, name or alias is the query (or its singular), else None; the person's own
+        foods first (`with_own`)."""
         term = normalize(query)
+        for variant in _singulars(term) if term else ():
+            for food in self._own:
+                if normalize(food.name) == variant:
+                    return food
         for variant in _singulars(term) if term else ():
             for food in self._exact.get(variant, ()):
                 return food
@@ -218,6 +244,10 @@ class NutritionTable:
         term = normalize(query)
         if not term or limit <= 0:
             return []
+        own = match_foods(query, self._own, limit)
+        if own:
+            shared = self.without_own().search(query, limit)
+            return [*own, *(food for food in shared if food.key not in {f.key for f in own})][:limit]
         found: dict[str, Food] = {}
         for variant in _singulars(term):
             for food in self._exact.get(variant, ()):
@@ -249,10 +279,46 @@ class NutritionTable:
         """Search and look up all of FoodData Central too (`meallog.food_index`); None detaches it."""
         self._index = index
 
+    def attach_personal(self, lookup: Callable[[str], Food | None]) -> None:
+        """Look up people's own foods (keys `my_<id>`) with `lookup` (`meallog.store.my_foods`). Only
+        by key: search stays the shared foods', and a person's own are searched by `meallog.my_foods`."""
+        self._personal = lookup
+
     @property
     def index(self) -> FoodIndex | None:
         """The attached index of all of FoodData Central, if any."""
         return self._index
+
+
+#: A person's own food matches by spelling when it scores this (0-100); word starts always match.
+OWN_CUTOFF = 80.0
+
+
+def _squashed(text: str) -> str:
+    """`normalize` with apostrophes dropped, not spaced: "Grandma's" is "grandmas", as people type it."""
+    return normalize(re.sub("['\u2019]", "", text))
+
+
+def match_foods(query: str, foods: Iterable[Food], limit: int = 5) -> list[Food]:
+    """Of a short list of foods (a person's own), those the query may mean, best first: every word of
+    the query starting a word of the name, or a close spelling ("grandmas pie" finds "Grandma's pie")."""
+    term = _squashed(query)
+    if not term or limit <= 0:
+        return []
+    wanted = term.split()
+    scored: list[tuple[float, str, Food]] = []
+    for food in foods:
+        name = _squashed(food.name)
+        words = name.split()
+        if all(any(word.startswith(w) for word in words) for w in wanted):
+            score = 200.0 - abs(len(name) - len(term))
+        else:
+            score = _score(term, name)
+            if score < OWN_CUTOFF:
+                continue
+        scored.append((score, name, food))
+    scored.sort(key=lambda entry: (-entry[0], entry[1]))
+    return [food for _, _, food in scored[:limit]]
 
 
 def _parse(text: str, label: str) -> list[Food]:

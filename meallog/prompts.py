@@ -38,6 +38,7 @@ class PromptKind(StrEnum):
     GOAL_AIM = "goal_aim"  # aim (buttons); body and activity kept
     GOAL_PROPOSAL = "goal_proposal"  # computed `goals` to accept (buttons)
     SUMMARY_TIME = "summary_time"  # the daily summary's time, typed (any minute, not only quarters)
+    MY_FOOD = "my_food"  # a person's own food, typed (`meallog.my_foods`): new, or food `item_id` changed
 
 
 @dataclass(frozen=True, slots=True)

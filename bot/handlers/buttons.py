@@ -55,6 +55,7 @@ async def on_press(update: Update, context: Context) -> None:
         await query.answer(STALE)
         return
     svc = services(context)
+    await svc.my_foods.refresh_for(user.id)  # the meal may hold the person's own foods
     meal = await svc.meals.get_meal(press.meal_id, user.id)
     if meal is None:
         await query.answer(GONE)

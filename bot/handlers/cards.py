@@ -9,7 +9,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.handlers.common import Context
-from bot.keyboards import card_keyboard
+from bot.keyboards import card_keyboard, saved_card_keyboard
 from bot.services import Services
 from meallog.db.models import MealStatus
 from meallog.render import meal_card
@@ -35,9 +35,9 @@ def draft_card_refusal(meal: MealView, message_id: int) -> str | None:
 
 
 def card_view(meal: MealView, svc: Services) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The card's text and keyboard (a saved meal has no buttons)."""
+    """The card's text and keyboard (a saved meal's: ⭐ to keep it as a favourite)."""
     text = meal_card(meal, svc.table, svc.unsure_threshold)
-    return text, card_keyboard(meal) if meal.status == MealStatus.DRAFT else None
+    return text, card_keyboard(meal) if meal.status == MealStatus.DRAFT else saved_card_keyboard(meal)
 
 
 async def send_card(context: Context, chat_id: int, meal: MealView, svc: Services) -> Message:

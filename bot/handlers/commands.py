@@ -11,18 +11,19 @@ from telegram.constants import ParseMode
 from bot.callbacks import Action
 from bot.clock import now_of
 from bot.handlers.common import Context, sender
-from bot.handlers.settings import ask_timezone
+from bot.handlers.settings import ask_timezone, reply_timezone
 from bot.keyboards import confirm_keyboard, day_keyboard
 from meallog.local_time import local_date_of
 from meallog.portions import macros_line
 from meallog.render import day_text, drafts_note
-from meallog.text_fit import ECHO_CHARS, MAX_TEXT, clip
-from meallog.timezones import abbreviation_note, resolve_timezone, suggest_timezones
+from meallog.text_fit import MAX_TEXT
 
 COMMANDS = [
     BotCommand("today", "today's meals and totals"),
     BotCommand("undo", "delete the last saved meal"),
-    BotCommand("timezone", "set your timezone, e.g. /timezone Europe/Oslo"),
+    BotCommand("again", "log a meal you had before, with one tap"),
+    BotCommand("myfoods", "your own foods: add a recipe or product"),
+    BotCommand("timezone", "set your timezone: a city or e.g. Europe/Oslo"),
     BotCommand("summary", "today's summary so far"),
     BotCommand("week", "the last 7 days as a chart"),
     BotCommand("history", "look back day by day, edit a meal"),
@@ -43,7 +44,9 @@ HELP = (
     "⌨️ Or type what you ate, like <i>200 g rice</i> or <i>2 eggs</i>.\n\n"
     "/today — today's meals and totals\n"
     "/undo — delete the last saved meal\n"
-    "/timezone Europe/Oslo — so that your days start at your midnight\n"
+    "/again — log a meal you had before with one tap (or type <i>same as yesterday</i>)\n"
+    "/myfoods — your own foods: a recipe or product no search finds\n"
+    "/timezone Oslo (your city, or Europe/Oslo) — so that your days start at your midnight\n"
     "/summary — today so far; every evening (21:00 unless you change it) I send it by myself\n"
     "/week — the last 7 days as a chart · /history — any day; edit or move a meal\n"
     "/goal — daily targets, typed or computed from your body and activity\n"
@@ -110,7 +113,7 @@ async def on_undo(update: Update, context: Context) -> None:
 
 
 async def on_timezone(update: Update, context: Context) -> None:
-    """`/timezone NAME`: set the zone that decides where the person's days begin."""
+    """`/timezone NAME`: set the zone that decides where the person's days begin (NAME may be a city)."""
     who = await sender(update, context)
     if who is None:
         return
@@ -120,18 +123,7 @@ async def on_timezone(update: Update, context: Context) -> None:
         await message.reply_text(f"Your timezone is {person.timezone}.")
         await ask_timezone(context, svc.people, person)
         return
-    zone = resolve_timezone(text)
-    if zone is None:
-        ideas = suggest_timezones(text)
-        hint = f" Did you mean {', '.join(ideas)}?" if ideas else ""
-        await message.reply_text(
-            f"I don't know the timezone “{clip(text, ECHO_CHARS)}”.{hint} Try a name like Europe/Oslo."
-        )
-        return
-    await svc.people.set_timezone(person.id, zone)
-    now = now_of(context).astimezone(ZoneInfo(zone))
-    note = abbreviation_note(text)
-    await message.reply_text(f"Timezone set to {zone}{note}. It's {now:%H:%M} there now.")
+    await reply_timezone(who, context, text, prompted=False)
 
 
 async def on_unknown_command(update: Update, context: Context) -> None:

@@ -10,14 +10,14 @@ from bot.clock import now_of
 from bot.handlers.common import Context, sender
 from bot.handlers.presses import STALE, menu_press
 from bot.keyboards import forget_keyboard
-from meallog.export import meals_csv
+from meallog.export import meals_csv, my_foods_csv
 from meallog.local_time import local_date_of
 
 FORGET_ASK = (
     "⚠️ <b>Delete everything I hold about you?</b>\n"
     "Your {meals} meals and their foods, your photos' recognitions and the fixes you made, the {taught} "
-    "examples you taught me, your goals and settings. This can't be undone. (/export first if you want "
-    "a copy.)"
+    "examples you taught me, your own foods, your goals and settings. This can't be undone. (/export "
+    "first if you want a copy.)"
 )
 FORGOTTEN = "🗑 Done: I deleted everything I held about you. If you write again, I'll start afresh."
 
@@ -30,11 +30,18 @@ async def on_export(update: Update, context: Context) -> None:
     person, svc = who.person, who.svc
     meals = await svc.account.all_meals(person.id)
     taught = await svc.memory.count(person.id)
+    own = await svc.my_foods.foods(person.id)
+    today = local_date_of(now_of(context), person.timezone)
+    if own:
+        await who.message.reply_document(
+            my_foods_csv(own),
+            filename=f"foodbot-my-foods-{today.isoformat()}.csv",
+            caption=f"🥣 Your {len(own)} own food{'s' if len(own) != 1 else ''} (/myfoods), per 100 g.",
+        )
     if not meals:
         await who.message.reply_text(f"There is nothing to export yet: no meals logged. {_taught(taught)}")
         return
     items = sum(len(meal.items) for meal in meals)
-    today = local_date_of(now_of(context), person.timezone)
     await who.message.reply_document(
         meals_csv(meals, person.timezone),
         filename=f"foodbot-meals-{today.isoformat()}.csv",

@@ -38,7 +38,7 @@ async def on_edit(update: Update, context: Context) -> None:
         await message.reply_text(SAVED)
         return
     caption_of = None if message.text is not None else message.message_id
-    typed = typed_meal(message.text or message.caption or "", svc.table, caption_of=caption_of)
+    typed = typed_meal(message.text or message.caption or "", who.table, caption_of=caption_of)
     if isinstance(typed, str):
         await message.reply_text(typed, parse_mode=ParseMode.HTML)
         return

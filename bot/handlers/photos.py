@@ -174,7 +174,7 @@ async def _reply(
             continue
         items.append(NewItem(food.key, row.portion_g, source="model", confidence=food.confidence))
     if message.caption:
-        typed = typed_meal(message.caption, svc.table, caption_of=message.message_id)
+        typed = typed_meal(message.caption, who.table, caption_of=message.message_id)
         if isinstance(typed, str):  # "9 kg rice": the amount is refused, the model's foods stay
             await message.reply_text(typed, parse_mode=ParseMode.HTML)
         else:

@@ -51,4 +51,5 @@ async def menu_press(update: Update, context: Context, *, register: bool = True)
     else:
         found = await svc.people.get_user(user.id)
         person = found or UserView(user.id, message.chat.id, "UTC", {}, {}, None, None)
+    await svc.my_foods.refresh(person.id, person.my_foods_version)
     return MenuPress(query, press, person, svc, message.chat.id, message.message_id)

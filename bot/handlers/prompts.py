@@ -18,6 +18,7 @@ from bot.clock import now_of
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.goals import answer_body, answer_typed_goals
 from bot.handlers.history import answer_meal_time
+from bot.handlers.my_foods import answer_my_food
 from bot.handlers.settings import answer_summary_time, answer_timezone
 from bot.handlers.text import answer_grams, answer_search, quick_entry
 from bot.keyboards import CANCEL
@@ -35,6 +36,7 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.GOAL_TYPED: answer_typed_goals,
     PromptKind.GOAL_BODY: answer_body,
     PromptKind.SUMMARY_TIME: answer_summary_time,
+    PromptKind.MY_FOOD: answer_my_food,
 }
 
 

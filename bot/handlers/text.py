@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from html import escape
 
-from telegram import Message
 from telegram.constants import ParseMode
 
 from bot.clock import now_of
+from bot.handlers.again import again_from_text
 from bot.handlers.cards import remove_card, retire_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, moved_on
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard
-from bot.services import Services
 from meallog.db.models import MealStatus
 from meallog.meal_text import read_meal
 from meallog.nutrition import NutritionTable
@@ -78,13 +77,12 @@ async def answer_search(who: Sender, context: Context) -> bool:
     meal = await _prompt_draft(who)
     if meal is None or who.person.pending is None:
         return False
-    await _search(who.message, context, who.svc, who.person.id, meal, who.person.pending.item_id or 0)
+    await _search(who, context, meal, who.person.pending.item_id or 0)
     return True
 
 
-async def _search(
-    message: Message, context: Context, svc: Services, user_id: int, meal: MealView, item_id: int
-) -> None:
+async def _search(who: Sender, context: Context, meal: MealView, item_id: int) -> None:
+    message, svc, user_id, table = who.message, who.svc, who.person.id, who.table
     text = message.text or ""
     grams: float | None = None
     query = text
@@ -92,13 +90,13 @@ async def _search(
     if entry is not None:
         query = entry.food_query
         try:
-            resolved = resolve_entry(entry, svc.table)
+            resolved = resolve_entry(entry, table)
         except QuickEntryError as exc:
             await message.reply_text(str(exc))
             return
         if resolved is not None and entry.amount is not None:
             grams = resolved.grams
-    foods = svc.table.search(query, limit=SEARCH_RESULTS)
+    foods = table.search(query, limit=SEARCH_RESULTS)
     shown = escape(clip(query, ECHO_CHARS))
     if not foods:
         await message.reply_text(
@@ -170,7 +168,9 @@ async def quick_entry(who: Sender, context: Context) -> None:
     then "croissant" a minute later, is one breakfast, not two meals. The message id goes with the food,
     so a retried message finds what it did instead of doing it twice."""
     message, svc, user_id = who.message, who.svc, who.person.id
-    typed = typed_meal(message.text or "", svc.table)
+    if await again_from_text(who, context):  # "same as yesterday", "again"
+        return
+    typed = typed_meal(message.text or "", who.table)
     if isinstance(typed, str):
         await message.reply_text(typed, parse_mode=ParseMode.HTML)
         return

@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -50,7 +51,7 @@ class MealStatus(StrEnum):
 
 MEAL_STATUSES = tuple(status.value for status in MealStatus)
 UPDATE_STATES = ("new", "done", "failed")
-ITEM_SOURCES = ("model", "changed", "typed")
+ITEM_SOURCES = ("model", "changed", "typed", "again")
 CORRECTION_KINDS = ("changed", "removed", "added")
 MEMORY_SOURCES = ("corrected", "added", "confirmed", "taught")
 
@@ -124,6 +125,9 @@ class User(Base):
     summary_due_at: Mapped[datetime | None] = mapped_column(index=True)
     summary_claimed_at: Mapped[datetime | None] = mapped_column()
     summary_last_date: Mapped[date | None] = mapped_column()
+    # Bumped by every change to the person's own foods, so each bot process can tell, from the row it
+    # reads anyway, whether its copy of them is current (`meallog.store.my_foods`).
+    my_foods_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     meals: Mapped[list[Meal]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
@@ -292,6 +296,55 @@ class MemoryExample(Base):
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     photo_unique_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class Favourite(Base):
+    """A meal the person starred to log again with one tap (`/again`): its name, foods, grams and numbers.
+
+    A copy, not a link to the meal: it stays when that meal is deleted or changed, and logging it again
+    gives the numbers the person saw. One per set of foods (`signature`, `meallog.again.signature`), so
+    starring the same breakfast twice keeps one. It goes with the person (`/forget`).
+    """
+
+    __tablename__ = "favourites"
+    __table_args__ = (
+        UniqueConstraint("user_id", "signature"),
+        # Never reuse an id: the buttons of an old /again list carry it.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    signature: Mapped[str] = mapped_column(String(64))
+    caption: Mapped[str | None] = mapped_column(Text)
+    # [[food_key, grams, kcal, protein_g, fat_g, carbs_g], ...] in the meal's order.
+    foods: Mapped[list[Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+
+
+class MyFood(Base):
+    """A food the person defined (`/myfoods`, `meallog.my_foods`): per 100 g, with its default portion.
+
+    Its food key is `my_<id>`. Deleting it only sets `deleted_at`: meals logged with it keep its name,
+    while search and the list no longer show it. It goes with the person (`/forget`).
+    """
+
+    __tablename__ = "my_foods"
+    # Never reuse an id: meals, corrections and the memory of corrections hold `my_<id>`.
+    __table_args__ = (Index(None, "user_id"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    kcal: Mapped[float] = mapped_column()
+    protein_g: Mapped[float] = mapped_column()
+    fat_g: Mapped[float] = mapped_column()
+    carbs_g: Mapped[float] = mapped_column()
+    portion_g: Mapped[float] = mapped_column()
+    portion_name: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    updated_at: Mapped[datetime] = mapped_column(default=_now)
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
 
 class ReceivedUpdate(Base):

@@ -12,6 +12,7 @@ One module a concern, each a store over the same async sessionmaker (`meallog.st
 * `corrections`: how edits of a photo's meal become correction rows, and `CorrectionStore` to read them;
 * `summaries`: `SummaryStore`, planning, claiming and finishing daily summaries;
 * `account`: `AccountStore`, a person's day totals, all their meals for the export, forgetting them;
+* `repeats`: `RepeatStore`, recent meals and favourites, and drafts copied from them (/again);
 * `items`: the rules for items' grams and sources, and their stored macros;
 * `views`: the frozen views and how they are made from rows.
 

@@ -58,6 +58,8 @@ class UserView:
     summary_minute: int = DEFAULT_SUMMARY_MINUTE
     summaries_on: bool = True
     summary_last_date: date | None = None
+    #: Bumped by every change to the person's own foods (`meallog.store.my_foods`).
+    my_foods_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ def user_view(user: User) -> UserView:
         summary_minute=user.summary_minute,
         summaries_on=user.summaries_on,
         summary_last_date=user.summary_last_date,
+        my_foods_version=user.my_foods_version or 0,
     )
 
 

@@ -53,7 +53,7 @@ async def test_save_then_today_lists_the_meal(tg: FakeTelegram, start_bot: Start
     assert "Saved" in str(answer["text"])
     saved = await tg.wait_for_edit(card)
     assert saved.text is not None and "Saved" in saved.text
-    assert saved.buttons == []
+    assert [t for row in saved.buttons for t, _ in row] == ["⭐ Add to favourites"]
     await ann.send_text("/today")
     today = await tg.next_bot_message(ann.chat_id)
     assert today.text is not None and "Espresso" in today.text and "Day total" in today.text

@@ -18,8 +18,8 @@ async def test_a_typed_meal_of_two_foods_is_one_card_with_both_amounts(
     assert "150 g" in card.text, card.text
     await press(tg, ann, card, "Save")
     (meal,) = await services_of(app).account.all_meals(1001)
-    assert [(i.food_key, i.grams) for i in meal.items][0] == ("chicken_breast", 150.0)
-    assert [i.food_key for i in meal.items][1] == "green_salad"
+    assert [(i.food_key, i.grams) for i in meal.items[:1]] == [("chicken_breast", 150.0)]
+    assert [i.food_key for i in meal.items[1:]] == ["green_salad"]
 
 
 async def test_toast_with_butter_keeps_the_toast(tg: FakeTelegram, start_bot: StartBot) -> None:
@@ -65,7 +65,9 @@ async def test_a_caption_that_is_a_title_adds_no_food(tg: FakeTelegram, start_bo
     assert [i.source for i in meals[0].items] == ["model"]
 
 
-async def test_an_edited_caption_replaces_only_the_caption_foods(tg: FakeTelegram, start_bot: StartBot) -> None:
+async def test_an_edited_caption_replaces_only_the_caption_foods(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
     app = await start_bot()
     ann = tg.user(1001, "Ann")
     sent = await ann.send_photo(photo("coffee.png"), caption="croissant")

@@ -18,7 +18,17 @@ from meallog.db.models import Base
 from meallog.migrate import alembic_config, downgrade_database, upgrade_database
 from tests.services import postgres_url, scratch_postgres_database
 
-TABLES = {"users", "meals", "meal_items", "predictions", "corrections", "updates", "memory_examples"}
+TABLES = {
+    "users",
+    "meals",
+    "meal_items",
+    "predictions",
+    "corrections",
+    "updates",
+    "memory_examples",
+    "favourites",
+    "my_foods",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

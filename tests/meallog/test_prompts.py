@@ -41,6 +41,8 @@ STORED: list[tuple[dict[str, Any], Prompt]] = [
         Prompt(PromptKind.GOAL_PROPOSAL, goals={"kcal": 2000}),
     ),
     ({"kind": "summary_time"}, Prompt(PromptKind.SUMMARY_TIME)),
+    ({"kind": "my_food"}, Prompt(PromptKind.MY_FOOD)),
+    ({"kind": "my_food", "item_id": 4}, Prompt(PromptKind.MY_FOOD, item_id=4)),
 ]
 
 
