@@ -41,6 +41,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.clock import clock_of, now_of
 from bot.telegram_io import retry_seconds
+from meallog.store.my_foods import MyFoodStore
 from meallog.store.summaries import SummaryStore
 from meallog.store.views import SummaryClaim, SummaryOutcome
 from meallog.summaries import daily_message
@@ -104,8 +105,10 @@ class SummaryScheduler:
         lease: timedelta = LEASE,
         retry_budget: timedelta = RETRY_BUDGET,
         sleep: Sleep = asyncio.sleep,
+        my_foods: MyFoodStore | None = None,
     ) -> None:
         self._bot = bot
+        self._my_foods = my_foods
         self._summaries = summaries
         self._allowed = allowed
         self._batch = batch
@@ -194,6 +197,8 @@ class SummaryScheduler:
             # or one already sent leaves the record of the last day summed up as it is.
             day = decision.day if decision.verdict is Verdict.NOT_ALLOWED else None
             settled.append(SummaryOutcome(claim.user_id, claim.claimed_at, decision.next_due, day))
+        if self._my_foods is not None:  # the summaries name people's own foods too
+            await self._my_foods.refresh_many([claim.user_id for claim, _ in wanted])
         meals = await self._summaries.meals_on_days((claim.user_id, day) for claim, day in wanted)
         jobs = []
         for claim, day in wanted:
@@ -266,7 +271,10 @@ def scheduler_of(application: Application[Any, Any, Any, Any, Any, Any]) -> Summ
     if scheduler is None:
         services: Services = application.bot_data[SERVICES_KEY]
         scheduler = SummaryScheduler(
-            application.bot, services.summaries, allowed=services.settings.allowed_user_ids
+            application.bot,
+            services.summaries,
+            allowed=services.settings.allowed_user_ids,
+            my_foods=services.my_foods,
         )
         application.bot_data[SCHEDULER_KEY] = scheduler
     return scheduler

@@ -11,6 +11,7 @@ logged with them) but not in `active`, which is what search and /myfoods show.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -64,6 +65,22 @@ class MyFoodStore(Store):
         async with self._read() as session:
             version = await session.scalar(select(User.my_foods_version).where(User.id == user_id))
         await self.refresh(user_id, version or 0)
+
+    async def refresh_many(self, user_ids: Sequence[int]) -> None:
+        """`refresh` for many people at once (the daily summaries): one query for their versions."""
+        if not user_ids:
+            return
+        async with self._read() as session:
+            rows = await session.execute(
+                select(User.id, User.my_foods_version).where(User.id.in_(user_ids), User.my_foods_version > 0)
+            )
+            stale = [
+                user_id
+                for user_id, version in rows
+                if (copy := self._copies.get(user_id)) is None or copy.version != version
+            ]
+            for user_id in stale:
+                await self._load(session, user_id)
 
     async def _load(self, session: AsyncSession, user_id: int) -> tuple[Food, ...]:
         version = await session.scalar(select(User.my_foods_version).where(User.id == user_id))
