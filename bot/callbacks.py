@@ -33,6 +33,7 @@ class Action(StrEnum):
     DELETE_YES = "dy"  # delete it
     UNDO_YES = "uy"  # /undo confirmed
     CANCEL = "c"  # close a confirmation without doing anything
+    SPLIT = "sp"  # foods that joined an open meal: move those of message `arg` into a meal of their own
     # Meals in /history, and a draft's day and time:
     REOPEN = "ro"  # reopen a saved meal as a draft copy
     WHEN = "w"  # a draft's day & time picker

@@ -387,3 +387,10 @@ def saved_card_keyboard(meal: MealView, starred: bool = False) -> InlineKeyboard
     if starred:
         return InlineKeyboardMarkup([[_button("☆ Remove from favourites", Action.UNSTAR_MEAL, meal.id)]])
     return InlineKeyboardMarkup([[_button("⭐ Add to favourites", Action.STAR, meal.id, arg=ON_CARD)]])
+
+
+def split_keyboard(meal_id: int, message_id: int) -> InlineKeyboardMarkup:
+    """Under "➕ Added": one tap makes the food just typed a meal of its own instead."""
+    return InlineKeyboardMarkup(
+        [[_button("✂️ Make it a separate meal", Action.SPLIT, meal_id, arg=str(message_id))]]
+    )

@@ -11,6 +11,7 @@ from bot.clock import now_of
 from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
+from bot.handlers.text import split_off
 from bot.keyboards import BACK_TO_DAY, back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.services import Services, services
 from meallog.local_time import local_date_of
@@ -56,6 +57,9 @@ async def on_press(update: Update, context: Context) -> None:
         return
     svc = services(context)
     await svc.my_foods.refresh_for(user.id)  # the meal may hold the person's own foods
+    if press.action is Action.SPLIT:
+        await split_off(query, context, svc, user.id, press)
+        return
     meal = await svc.meals.get_meal(press.meal_id, user.id)
     if meal is None:
         await query.answer(GONE)

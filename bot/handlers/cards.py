@@ -87,7 +87,10 @@ async def remove_card(context: Context, meal: MealView, note: str) -> None:
         await retire_card(context, meal, note)
 
 
-async def retire_card(context: Context, meal: MealView, note: str) -> None:
-    """Turn the meal's old card message into a short note without buttons (a newer card follows)."""
+async def retire_card(
+    context: Context, meal: MealView, note: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Turn the meal's old card message into a short note (a newer card follows), without buttons
+    unless `keyboard` is given."""
     if meal.card_chat_id is not None and meal.card_message_id is not None:
-        await edit_message(context, meal.card_chat_id, meal.card_message_id, note, None)
+        await edit_message(context, meal.card_chat_id, meal.card_message_id, note, keyboard)

@@ -9,14 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, timedelta
 from html import escape
 
+from telegram import CallbackQuery
 from telegram.constants import ParseMode
 
+from bot.callbacks import Press
 from bot.clock import now_of
 from bot.handlers.again import again_from_text
-from bot.handlers.cards import remove_card, retire_card, send_card, send_missing_card
+from bot.handlers.cards import edit_message, remove_card, retire_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, moved_on
 from bot.journal import tried_before
-from bot.keyboards import search_keyboard
+from bot.keyboards import search_keyboard, split_keyboard
+from bot.services import Services
 from meallog.db.models import MealStatus
 from meallog.meal_text import read_meal
 from meallog.nutrition import NutritionTable
@@ -36,6 +39,8 @@ NOT_UNDERSTOOD = (
 SEARCH_RESULTS = 6
 #: A food typed within this long of the last change to an open meal joins it.
 JOIN_WINDOW = timedelta(minutes=10)
+ADDED = "➕ Added — the meal is below."
+SPLIT_OFF = "✂️ Made a separate meal — its card is below."
 
 
 async def _prompt_draft(who: Sender) -> MealView | None:
@@ -195,7 +200,8 @@ async def quick_entry(who: Sender, context: Context) -> None:
                 source_message_id=message.message_id,
             )
         if joined is not None:  # typed while a meal is open: one meal, not a meal per food
-            await retire_card(context, open_meal, "➕ Added — the meal is below.")
+            split = split_keyboard(open_meal.id, message.message_id)
+            await retire_card(context, open_meal, ADDED, split)
             await send_card(context, message.chat_id, joined, svc)
             return
     meal = await svc.meals.start_draft(
@@ -205,3 +211,24 @@ async def quick_entry(who: Sender, context: Context) -> None:
         source_message_id=message.message_id,
     )
     await send_card(context, message.chat_id, meal, svc)
+
+
+async def split_off(
+    query: CallbackQuery, context: Context, svc: Services, user_id: int, press: Press
+) -> None:
+    """ "✂️ Make it a separate meal" under "➕ Added": the foods of that message leave the open meal
+    for a draft of their own; both cards are shown anew. Pressed again, or once the meal is saved,
+    it only says so."""
+    message_id = int(press.arg) if press.arg.isdigit() and len(press.arg) < 11 else 0
+    found = await svc.meals.split_message_items(press.meal_id, user_id, message_id)
+    if found is None:
+        await query.answer("That can't be split any more.")
+        return
+    rest, split = found
+    await query.answer("Separate meal made.")
+    assert query.message is not None
+    chat_id = query.message.chat.id
+    await edit_message(context, chat_id, query.message.message_id, SPLIT_OFF, None)
+    await remove_card(context, rest, "➖ Changed — the meal is below.")
+    await send_card(context, chat_id, rest, svc)
+    await send_card(context, chat_id, split, svc)

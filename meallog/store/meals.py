@@ -187,6 +187,59 @@ class MealStore(TableStore):
             meal.items.extend(rows)
             return await self._touched(session, meal)
 
+    async def split_message_items(
+        self, meal_id: int, user_id: int, message_id: int
+    ) -> tuple[MealView, MealView] | None:
+        """Move the foods a message added to an open draft into a draft of their own ("keep it separate"):
+        the draft without them, and the new one. None when the draft is gone or saved, or the message's
+        foods are no longer on it (split already), or they are all it holds (nothing to split).
+
+        The new draft is dated now, on the person's local day, and counts as made from that message, so
+        a retried message finds it rather than adding its foods again.
+        """
+        if not valid_id(meal_id) or not valid_id(message_id):
+            return None
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            moved = [item for item in meal.items if item.source_message_id == message_id]
+            if not moved or len(moved) == len(meal.items):
+                return None
+            user = await session.get(User, user_id)
+            now = self._now()
+            tz = user.timezone if user is not None else "UTC"
+            split = Meal(
+                user_id=user_id,
+                status=MealStatus.DRAFT,
+                source_message_id=message_id,
+                eaten_at=now,
+                local_date=local_date_of(now, tz),
+                created_at=now,
+                updated_at=now,
+                prediction=None,
+                items=[
+                    MealItem(
+                        position=position,
+                        food_key=item.food_key,
+                        grams=item.grams,
+                        kcal=item.kcal,
+                        protein_g=item.protein_g,
+                        fat_g=item.fat_g,
+                        carbs_g=item.carbs_g,
+                        source=item.source,
+                        source_message_id=message_id,
+                    )
+                    for position, item in enumerate(moved)
+                ],
+            )
+            for item in moved:  # a food typed onto a photo's meal was an "added" correction: no more
+                await track_correction(session, meal, item, removed=True, now=now)
+                meal.items.remove(item)
+            session.add(split)
+            await session.flush()
+            return await self._touched(session, meal), self._meal_view(split)
+
     async def set_caption(self, meal_id: int, user_id: int, caption: str | None) -> MealView | None:
         """Rename the draft (the person edited its photo's caption)."""
         async with self._write() as session:

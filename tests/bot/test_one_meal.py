@@ -29,7 +29,8 @@ async def test_foods_typed_while_a_meal_is_open_join_it(tg: FakeTelegram, start_
     await ann.send_text("2 eggs")
     card = await tg.next_bot_message(ann.chat_id)
     assert card.text is not None and "Apple" in card.text and "Egg" in card.text, card.text
-    assert first.text == "➕ Added — the meal is below." and first.buttons == []
+    assert first.text == "➕ Added — the meal is below."
+    assert [label for row in first.buttons for label, _ in row] == ["✂️ Make it a separate meal"]
     await press(tg, ann, card, "Save")
     (meal,) = await services_of(app).account.all_meals(1001)
     assert [i.food_key for i in meal.items] == ["apple", "egg"]
@@ -93,3 +94,27 @@ async def test_today_mentions_a_meal_not_saved_yet(tg: FakeTelegram, start_bot: 
     await ann.send_text("/today")
     again = await tg.next_bot_message(ann.chat_id)
     assert again.text is not None and "not saved yet" not in again.text and "Apple" in again.text
+
+
+async def test_one_tap_makes_a_joined_food_a_meal_of_its_own(tg: FakeTelegram, start_bot: StartBot) -> None:
+    app = await start_bot()
+    control_clock(app, NOON)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("1 apple")
+    added = await tg.next_bot_message(ann.chat_id)
+    await ann.send_text("2 eggs and toast")
+    joined = await tg.next_bot_message(ann.chat_id)
+    assert joined.text is not None and "Apple" in joined.text and "Egg" in joined.text
+    await press(tg, ann, added, "✂️ Make it a separate meal")
+    note = await tg.wait_for_edit(added)
+    assert note.text is not None and "separate meal" in note.text and note.buttons == []
+    rest = await tg.next_bot_message(ann.chat_id)
+    split = await tg.next_bot_message(ann.chat_id)
+    assert rest.text is not None and "Apple" in rest.text and "Egg" not in rest.text
+    assert (
+        split.text is not None and "Egg" in split.text and "Toast" in split.text and "Apple" not in split.text
+    )
+    await press(tg, ann, split, "Save")
+    await press(tg, ann, rest, "Save")
+    meals = await services_of(app).account.all_meals(1001)
+    assert sorted(sorted(i.food_key for i in m.items) for m in meals) == [["apple"], ["egg", "toast"]]

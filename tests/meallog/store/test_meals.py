@@ -366,3 +366,24 @@ async def test_concurrent_edits_of_one_draft_all_apply(meals: MealStore) -> None
     assert final is not None
     assert sorted(i.food_key for i in final.items) == ["apple", "egg", "pizza", "rice"]
     assert len({i.position for i in final.items}) == 4
+
+
+async def test_foods_a_message_added_are_split_off_once_and_their_correction_goes(
+    meals: MealStore, corrections: CorrectionStore
+) -> None:
+    meal = await photo_draft(meals)
+    joined = await meals.add_item(meal.id, ALICE, "apple", 100, "typed", source_message_id=77)
+    assert joined is not None and [c.kind for c in await corrections.corrections(ALICE)] == ["added"]
+
+    found = await meals.split_message_items(meal.id, ALICE, 77)
+    assert found is not None
+    rest, split = found
+    assert [i.food_key for i in rest.items] == ["pizza", "salad"]
+    assert [(i.food_key, i.grams) for i in split.items] == [("apple", 100)]
+    assert split.status == "draft" and split.id != meal.id
+    assert await corrections.corrections(ALICE) == [], "the apple is no longer a fix of the photo"
+    assert await meals.from_message(ALICE, 77) == split, "a retried message finds the split meal"
+
+    assert await meals.split_message_items(meal.id, ALICE, 77) is None, "pressed twice: once"
+    assert await meals.split_message_items(split.id, ALICE, 77) is None, "all of a meal: nothing to split"
+    assert await meals.split_message_items(meal.id, BOB, 77) is None
