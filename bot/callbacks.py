@@ -107,6 +107,12 @@ def decode(data: str | None) -> Press | None:
     return Press(action, meal_id, item_id, arg, version)
 
 
+def number_arg(arg: str) -> int | None:
+    """A button's `arg` as a non-negative id or index, or None: only ASCII digits count ("²" is a digit
+    to `str.isdigit` but no number to `int`), and at most 10 of them."""
+    return int(arg) if arg.isascii() and arg.isdigit() and len(arg) <= 10 else None
+
+
 @dataclass(frozen=True, slots=True)
 class Move:
     """A button that moves a draft in time: its code in the callback data, its label, how far."""

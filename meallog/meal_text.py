@@ -22,6 +22,7 @@ from typing import Final
 
 from meallog.nutrition import Food, NutritionTable, normalize
 from meallog.quick_entry import QuickEntry, QuickEntryError, parse_quick_entry, resolve_entry
+from meallog.text_fit import ECHO_CHARS, clip, one_line
 
 #: Marks that always separate two foods; a comma between digits is a decimal comma ("1,5 kg") and stays.
 _HARD: Final = re.compile(r"(?<!\d),|,(?!\d)|;|\n|\s*\+\s*|\s&\s|\bplus\b", re.IGNORECASE)
@@ -32,6 +33,11 @@ _JOINERS: Final = re.compile(r"\s+(and|with|w/|n)\s+", re.IGNORECASE)
 #: More phrases than this in one message is a list of many meals or a paste, not a meal; the rest is
 #: reported as not understood rather than searched one by one.
 MAX_PHRASES: Final = 12
+#: The most parts one dish's name joins ("salt and pepper chicken and chips" is 3); longer runs are not
+#: tried, which keeps a 4,096-character "a and a and a …" to a few milliseconds.
+MAX_DISH_PARTS: Final = 4
+#: Parts looked at in one message at all; whatever follows is one unknown phrase.
+MAX_PARTS: Final = 3 * MAX_PHRASES
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +73,15 @@ def split_phrases(text: str, table: NutritionTable) -> list[str]:
     together are a food's exact name (with the amount left aside: "200 g mac and cheese").
     """
     phrases: list[str] = []
-    for chunk in _HARD.split(text):
+    chunks = _HARD.split(text, maxsplit=MAX_PARTS)
+    for chunk in chunks:
         chunk = _clean(chunk or "")
         if not chunk:
             continue
-        pieces = _JOINERS.split(chunk)
+        if len(phrases) >= MAX_PARTS:
+            phrases.append(clip(one_line(chunk), ECHO_CHARS))  # past any meal: reported, not searched
+            break
+        pieces = _JOINERS.split(chunk, maxsplit=MAX_PARTS)
         # pieces alternate: part, joiner, part, joiner, part ...
         parts = [pieces[0]]
         joiners: list[str] = []
@@ -88,7 +98,7 @@ def _rejoin_dishes(parts: list[str], joiners: list[str], table: NutritionTable) 
     start = 0
     while start < len(parts):
         end = start + 1
-        for stop in range(len(parts), start + 1, -1):
+        for stop in range(min(len(parts), start + MAX_DISH_PARTS), start + 1, -1):
             joined = parts[start]
             for index in range(start + 1, stop):
                 joined = f"{joined} {joiners[index - 1]} {parts[index]}"
@@ -130,16 +140,15 @@ def named_plainly(query: str, food: Food) -> bool:
 def _accepted(entry: QuickEntry, query: str, food: Food, table: NutritionTable, *, strict: bool) -> bool:
     """Whether a phrase of several (or of a caption) names this food clearly enough to log it.
 
-    Always: the food's exact name or alias, or a food named plainly as typed. A caption also takes a
-    curated food with an amount ("2 boiled eggs"); a typed phrase takes any curated food, or any food
-    with an amount ("150 g doro wat": the amount says a food was meant).
+    Always: the food's exact name or alias ("2 boiled eggs"), or a food named plainly as typed; for a
+    caption nothing else ("Table 12" is no 12 tablespoons of sugar). A typed phrase also takes any curated
+    food, or any food with an amount ("150 g doro wat": the amount says a food was meant).
     """
     if table.exact(query) is not None or named_plainly(query, food):
         return True
-    curated = table.is_curated(food.key)
     if strict:
-        return curated and entry.amount is not None
-    return curated or entry.amount is not None
+        return False
+    return table.is_curated(food.key) or entry.amount is not None
 
 
 def read_meal(text: str, table: NutritionTable, *, strict: bool = False) -> MealText:
@@ -149,9 +158,13 @@ def read_meal(text: str, table: NutritionTable, *, strict: bool = False) -> Meal
     phrase whose food is only a stretch of search (`_accepted`). The first amount that cannot be logged
     refuses the whole text.
     """
+    whole = _clean(text)
+    named = table.exact(whole)
+    if named is not None and table.is_own(named.key):  # "Soup 3", a person's own food: no amount in it
+        return MealText(foods=[FoodPhrase(phrase=whole, food=named, grams=named.portion_g)])
     phrases = split_phrases(text, table)
-    if len(phrases) > 1 and _is_exact_food(_clean(text), table):
-        phrases = [_clean(text)]  # "fish, chips" is two foods; "bread and butter pudding" is one
+    if len(phrases) > 1 and _is_exact_food(whole, table):
+        phrases = [whole]  # "fish, chips" is two foods; "bread and butter pudding" is one
     result = MealText()
     for index, phrase in enumerate(phrases):
         if index >= MAX_PHRASES:
@@ -164,6 +177,9 @@ def read_meal(text: str, table: NutritionTable, *, strict: bool = False) -> Meal
         try:
             resolved = resolve_entry(entry, table)
         except QuickEntryError as refused:
+            if strict:  # a caption's "Paris 2024" or "Day 100" is a title, not an amount to refuse
+                result.unknown.append(phrase)
+                continue
             return MealText(refusal=str(refused))
         checked = strict or len(phrases) > 1
         if resolved is None or (

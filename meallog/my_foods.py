@@ -53,6 +53,10 @@ _LABEL_NUMBER = re.compile(rf"\b({_LABEL})\s*:?\s*{_NUMBER}", re.IGNORECASE)
 _BARE_NUMBER = re.compile(_NUMBER)
 _PER_100 = re.compile(r"per\s*100\s*g\b|/\s*100\s*g\b|100\s*g\s*:", re.IGNORECASE)
 # "Protein bar 60 g", "Protein bar (60g)", "Pie, 1 slice 120 g": a weight at the end of the name.
+# "Granola per 100 g", "Granola (per 100g)": a name that says its numbers are per 100 g.
+_NAME_PER_100 = re.compile(r"[\s,(]*\bper\s*100\s*g\b\)?\s*$", re.IGNORECASE)
+# "1e308": a number written with an exponent, which the patterns above would read as "308".
+_EXPONENT = re.compile(r"\d[eE][+-]?\d")
 _NAME_PORTION = re.compile(r"[\s,(]+(\d+(?:[.,]\d+)?)\s*(g|gr|grams?)\)?\s*$", re.IGNORECASE)
 
 
@@ -133,15 +137,20 @@ def parse_my_food(text: str) -> MyFoodSpec:
     stored: no name, a number missing, macros of more than 100 g per 100 g, or energy that does not fit
     the macros (4 kcal per gram of protein and carbs, 9 of fat, with room for fibre and alcohol)."""
     name_part, numbers = _split(text)
+    if _EXPONENT.search(numbers):
+        raise MyFoodError(f"Type the numbers plainly, without exponents, like {EXAMPLE}.")
     portion_g = 100.0
     portion_name = "100 g"
     per_portion = False
+    per_100 = _NAME_PER_100.search(name_part)
+    if per_100 is not None:
+        name_part = name_part[: per_100.start()]
     weighed = _NAME_PORTION.search(name_part)
     if weighed is not None:
         portion_g = _float(weighed.group(1))
         name_part = name_part[: weighed.start()]
         portion_name = f"1 portion ({portion_g:g} g)"
-        per_portion = not _PER_100.search(numbers)
+        per_portion = per_100 is None and not _PER_100.search(numbers)
     name = _checked_name(name_part)
     if not 0 < portion_g <= MAX_GRAMS:
         raise MyFoodError(f"A portion must weigh between 1 and {MAX_GRAMS:g} g.")

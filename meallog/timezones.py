@@ -272,6 +272,30 @@ def place_where(place: Place) -> str:
     return label(place, region=needs_region(place))
 
 
+#: A town and a state (or nation) of the same name on different clocks: the one whose biggest place is this
+#: many times the other's is taken ("Arizona" is the state, not a Honduran town); closer, both are asked.
+DOMINANCE = 10
+
+
+def city_or_area(city: CityAnswer | None, area: CityAnswer | None) -> CityAnswer | None:
+    """The answer for a name that is both a city and a state ("Arizona", "Washington", "Virginia").
+
+    Same clock: the city. Otherwise the side whose biggest place is `DOMINANCE` times the other's (a
+    capital counts double, as in the gazetteer's ranking) wins; when neither does, both are offered.
+    """
+    if city is None or area is None or not city.places or not area.places:
+        return city or area
+    town, state = city.places[0], area.places[0]
+    if town.zone == state.zone:
+        return city
+    town_size = town.population * (2 if town.capital else 1)
+    if state.population >= DOMINANCE * town_size:
+        return area
+    if town_size >= DOMINANCE * state.population:
+        return city
+    return CityAnswer(city=city.city, places=(town, state))
+
+
 def _from_places(found: CityAnswer) -> TimezoneReading:
     if found.sure:
         place = found.places[0]
@@ -302,7 +326,7 @@ def read_timezone(text: str, limit: int = 3) -> TimezoneReading:
         zone = _alias_zone(text)
         if zone is not None:
             return TimezoneReading(zone=zone)
-        found = find_city(text) or find_area(text)
+        found = city_or_area(find_city(text), find_area(text))
         if found is not None:
             return _from_places(found)
     zone = resolve_timezone(text)

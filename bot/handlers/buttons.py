@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from telegram import CallbackQuery, Update
 
-from bot.callbacks import PORTIONS, Action, Press, decode
+from bot.callbacks import PORTIONS, Action, Press, decode, number_arg
 from bot.clock import now_of
 from bot.handlers.cards import card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
@@ -114,7 +115,7 @@ async def _draft_press(
             return
         case Action.ALTERNATIVE:
             foods = meal.prediction.foods if meal.prediction else ()
-            index = int(press.arg) if press.arg.isdigit() else -1
+            index = -1 if (number := number_arg(press.arg)) is None else number
             if not 0 <= index < len(foods):
                 await query.answer(STALE)
                 return
@@ -141,7 +142,7 @@ async def _draft_press(
             kind = PromptKind.GRAMS if press.action is Action.GRAMS else PromptKind.SEARCH
             await svc.people.set_pending(user_id, Prompt(kind, meal_id=meal.id, item_id=press.item_id))
             prompt = (
-                f"How many grams of <b>{item.name if item else ''}</b>? Type a number, like 150."
+                f"How many grams of <b>{escape(item.name) if item else ''}</b>? Type a number, like 150."
                 if press.action is Action.GRAMS
                 else "Type the food's name, like <i>rice</i> or <i>200 g chicken breast</i>."
             )
@@ -182,7 +183,7 @@ async def _pick(svc: Services, user_id: int, meal: MealView, press: Press) -> Me
     if pending is None or pending.kind is not PromptKind.RESULTS or pending.meal_id != meal.id:
         return None
     keys = pending.keys or ()
-    index = int(press.arg) if press.arg.isdigit() else -1
+    index = -1 if (number := number_arg(press.arg)) is None else number
     if not 0 <= index < len(keys):
         return None
     grams = pending.grams

@@ -13,7 +13,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 
-from bot.callbacks import Action, encode_person
+from bot.callbacks import Action, encode_person, number_arg
 from bot.handlers.common import Context, Sender, moved_on, sender
 from bot.handlers.presses import STALE, MenuPress, menu_press
 from meallog.my_foods import EXAMPLE, MyFoodError, describe, my_id, parse_my_food
@@ -122,7 +122,7 @@ async def on_my_food_press(update: Update, context: Context) -> None:
     if menu is None:
         return
     op, digits = menu.press.arg[:1], menu.press.arg[1:]
-    food_id = int(digits) if digits.isdigit() and len(digits) < 10 else 0
+    food_id = number_arg(digits) or 0
     store, user_id = menu.svc.my_foods, menu.person.id
     if op == "l":
         await menu.query.answer()
@@ -140,7 +140,12 @@ async def on_my_food_press(update: Update, context: Context) -> None:
 async def _food_press(menu: MenuPress, context: Context, op: str, food_id: int) -> None:
     store, user_id = menu.svc.my_foods, menu.person.id
     if op == "u":
-        food = await store.delete(user_id, food_id, restore=True)
+        try:
+            food = await store.delete(user_id, food_id, restore=True)
+        except MyFoodError as refused:  # a food of that name was made since, or the list is full
+            await menu.query.answer()
+            await menu.edit(context, f"{refused}", None)
+            return
         await menu.query.answer("Restored." if food is not None else STALE)
         if food is not None:
             await _edit(menu, context, food_view(food))

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.constants import ParseMode
 
-from bot.callbacks import Action, encode_person
+from bot.callbacks import Action, encode_person, number_arg
 from bot.clock import now_of
 from bot.handlers.common import Context, Sender, moved_on, sender
 from bot.handlers.presses import STALE, menu_press
@@ -110,7 +110,7 @@ async def on_settings_press(update: Update, context: Context) -> None:
         await ask_timezone(context, people, person)
         return
     if press.action is Action.TIMEZONE_PLACE:
-        place = place_by_id(int(press.arg)) if press.arg.isdigit() else None
+        place = place_by_id(place_id) if (place_id := number_arg(press.arg)) is not None else None
         if place is None:
             await found.query.answer(STALE)
             return
@@ -132,7 +132,7 @@ async def on_settings_press(update: Update, context: Context) -> None:
         await found.edit(context, TIME_PROMPT)
         return
     if press.action is Action.SUMMARY_HOUR:
-        hour = int(press.arg) if press.arg.isdigit() else -1
+        hour = -1 if (number := number_arg(press.arg)) is None else number
         if not 0 <= hour < 24:
             await found.query.answer(STALE)
             return
@@ -141,7 +141,7 @@ async def on_settings_press(update: Update, context: Context) -> None:
         return
     if press.action is Action.SUMMARY_TIME:
         arg = press.arg
-        if len(arg) != 4 or not arg.isdigit() or int(arg[:2]) > 23 or int(arg[2:]) > 59:
+        if len(arg) != 4 or number_arg(arg) is None or int(arg[:2]) > 23 or int(arg[2:]) > 59:
             await found.query.answer(STALE)
             return
         minute = int(arg[:2]) * 60 + int(arg[2:])

@@ -12,7 +12,7 @@ from html import escape
 from telegram import CallbackQuery
 from telegram.constants import ParseMode
 
-from bot.callbacks import Press
+from bot.callbacks import Press, number_arg
 from bot.clock import now_of
 from bot.handlers.again import again_from_text
 from bot.handlers.cards import edit_message, remove_card, retire_card, send_card, send_missing_card
@@ -189,16 +189,7 @@ async def quick_entry(who: Sender, context: Context) -> None:
     now = now_of(context)
     open_meal = await svc.meals.open_draft(user_id, since=now - JOIN_WINDOW)
     if open_meal is not None and len(open_meal.items) + len(items) <= MAX_ITEMS:
-        joined: MealView | None = open_meal
-        for item in items:
-            joined = await svc.meals.add_item(
-                open_meal.id,
-                user_id,
-                item.food_key,
-                item.grams,
-                "typed",
-                source_message_id=message.message_id,
-            )
+        joined = await svc.meals.add_items(open_meal.id, user_id, items, source_message_id=message.message_id)
         if joined is not None:  # typed while a meal is open: one meal, not a meal per food
             split = split_keyboard(open_meal.id, message.message_id)
             await retire_card(context, open_meal, ADDED, split)
@@ -219,7 +210,7 @@ async def split_off(
     """ "✂️ Make it a separate meal" under "➕ Added": the foods of that message leave the open meal
     for a draft of their own; both cards are shown anew. Pressed again, or once the meal is saved,
     it only says so."""
-    message_id = int(press.arg) if press.arg.isdigit() and len(press.arg) < 11 else 0
+    message_id = number_arg(press.arg) or 0
     found = await svc.meals.split_message_items(press.meal_id, user_id, message_id)
     if found is None:
         await query.answer("That can't be split any more.")

@@ -54,6 +54,7 @@ UPDATE_STATES = ("new", "done", "failed")
 ITEM_SOURCES = ("model", "changed", "typed", "again")
 CORRECTION_KINDS = ("changed", "removed", "added")
 MEMORY_SOURCES = ("corrected", "added", "confirmed", "taught")
+BUNDLE_STATES = ("candidate", "serving", "retired", "refused")
 
 
 def _now() -> datetime:
@@ -125,9 +126,11 @@ class User(Base):
     summary_due_at: Mapped[datetime | None] = mapped_column(index=True)
     summary_claimed_at: Mapped[datetime | None] = mapped_column()
     summary_last_date: Mapped[date | None] = mapped_column()
-    # Bumped by every change to the person's own foods, so each bot process can tell, from the row it
-    # reads anyway, whether its copy of them is current (`meallog.store.my_foods`).
-    my_foods_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A new random number at every change to the person's own foods (0: they never had one), so each bot
+    # process can tell, from the row it reads anyway, whether its copy of them is current
+    # (`meallog.store.my_foods`). Random, not counted: after /forget a counter would start again and meet
+    # a number an old copy holds.
+    my_foods_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     meals: Mapped[list[Meal]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
@@ -345,6 +348,50 @@ class MyFood(Base):
     created_at: Mapped[datetime] = mapped_column(default=_now)
     updated_at: Mapped[datetime] = mapped_column(default=_now)
     deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class RegisteredBundle(Base):
+    """A model bundle in the registry (`meallog.store.registry`): where it came from, what it saw, how it
+    scored, and whether it serves. Exactly one row is "serving" once any is; every bot process and
+    `foodbot worker` switches to it between batches. Its files are `BundleFile` rows, so a worker on
+    another machine needs only the database to fetch them."""
+
+    __tablename__ = "model_bundles"
+    __table_args__ = (CheckConstraint(_one_of("state", BUNDLE_STATES), name="state"),)
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    parent_id: Mapped[str | None] = mapped_column(String(120))
+    arch: Mapped[str] = mapped_column(String(80))
+    state: Mapped[str] = mapped_column(String(16))
+    # What the bundle was trained on (counts only: examples, foods, people), and the gate's report.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=_now)
+    promoted_at: Mapped[datetime | None] = mapped_column()
+
+
+class BundleFile(Base):
+    """One file of a registered bundle (`bundle.json`, `model.safetensors`, `model.onnx`)."""
+
+    __tablename__ = "model_bundle_files"
+
+    bundle_id: Mapped[str] = mapped_column(
+        String(120), ForeignKey("model_bundles.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RetrainRun(Base):
+    """One scheduled retrain, claimed by exactly one process (the key is the day it is for)."""
+
+    __tablename__ = "retrain_runs"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    claimed_by: Mapped[str] = mapped_column(String(120))
+    claimed_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class ReceivedUpdate(Base):

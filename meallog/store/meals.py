@@ -337,6 +337,31 @@ class MealStore(TableStore):
             regram(item, grams, self._table)
             return await self._touched(session, meal)
 
+    async def add_items(
+        self, meal_id: int, user_id: int, items: Sequence[NewItem], *, source_message_id: int
+    ) -> MealView | None:
+        """Add the foods one message named to the end of the draft, all or none, in one transaction: a
+        message of several foods retried after a failure finds all of them there or none. Raises
+        `TooManyItems` past `MAX_ITEMS`; None when the draft is gone or saved."""
+        rows = self._rows(items)
+        if not valid_id(meal_id):
+            return None
+        async with self._write() as session:
+            meal = await self._draft(session, meal_id, user_id)
+            if meal is None:
+                return None
+            if len(meal.items) + len(rows) > MAX_ITEMS:
+                raise TooManyItems(f"a meal holds at most {MAX_ITEMS} foods")
+            start = max((i.position for i in meal.items), default=-1) + 1
+            for offset, row in enumerate(rows):
+                row.position = start + offset
+                row.source_message_id = source_message_id
+                meal.items.append(row)
+            await session.flush()
+            for row in rows:
+                await track_correction(session, meal, row, removed=False, now=self._now())
+            return await self._touched(session, meal)
+
     async def add_item(
         self,
         meal_id: int,

@@ -3,16 +3,19 @@
 The nutrition table answers food keys synchronously everywhere (cards, totals, the meal log), so each
 process keeps the foods of the people it has served in memory and the table looks `my_<id>` keys up
 there (`NutritionTable.attach_personal`). The copy is kept current by `users.my_foods_version`, which
-every change bumps: the handlers read the person's row for each update anyway, and `refresh` reloads
-their foods only when that number moved, so a food defined through another bot process is known here
-from the person's next message on. Deleted foods stay in the copy (by key, for the names of meals
-logged with them) but not in `active`, which is what search and /myfoods show.
+every change sets anew (a random number, so that one never comes back after /forget): the handlers read
+the person's row for each update anyway, and `refresh` reloads their foods only when that number moved,
+so a food defined through another bot process is known here from the person's next message on. Deleted
+foods stay in the copy (by key, for the names of meals logged with them) but not in `active`, which is
+what search and /myfoods show.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -101,11 +104,7 @@ class MyFoodStore(Store):
         """Store a new food for the person; `MyFoodError` past `MAX_MY_FOODS` or for a name they use."""
         async with self._write() as session:
             await self._check_name(session, user_id, spec.name, keep=None)
-            count = await session.scalar(
-                select(func.count()).where(MyFood.user_id == user_id, MyFood.deleted_at.is_(None))
-            )
-            if (count or 0) >= MAX_MY_FOODS:
-                raise MyFoodError(f"You have {MAX_MY_FOODS} foods already; delete one in /myfoods first.")
+            await self._check_room(session, user_id)
             now = self._now()
             row = MyFood(user_id=user_id, created_at=now, updated_at=now)
             _fill(row, spec)
@@ -134,6 +133,7 @@ class MyFoodStore(Store):
                 return None
             if restore:
                 await self._check_name(session, user_id, row.name, keep=row.id)
+                await self._check_room(session, user_id)
             row.deleted_at = None if restore else self._now()
             await self._changed(session, user_id)
             return food_of(row.id, _spec(row))
@@ -162,19 +162,25 @@ class MyFoodStore(Store):
         row = await session.get(MyFood, food_id)
         return row if row is not None and row.user_id == user_id else None
 
+    async def _check_room(self, session: AsyncSession, user_id: int) -> None:
+        count = await session.scalar(
+            select(func.count()).where(MyFood.user_id == user_id, MyFood.deleted_at.is_(None))
+        )
+        if (count or 0) >= MAX_MY_FOODS:
+            raise MyFoodError(f"You have {MAX_MY_FOODS} foods already; delete one in /myfoods first.")
+
     async def _check_name(self, session: AsyncSession, user_id: int, name: str, keep: int | None) -> None:
         rows = await session.scalars(
             select(MyFood).where(MyFood.user_id == user_id, MyFood.deleted_at.is_(None))
         )
         wanted = normalize(name)
         if any(normalize(row.name) == wanted and row.id != keep for row in rows):
-            raise MyFoodError(f"You have a food called “{name}” already — change it in /myfoods.")
+            raise MyFoodError(f"You have a food called “{escape(name)}” already — change it in /myfoods.")
 
     async def _changed(self, session: AsyncSession, user_id: int) -> None:
-        """Bump the person's version (every process then reads their foods again), and reread here."""
-        await session.execute(
-            update(User).where(User.id == user_id).values(my_foods_version=User.my_foods_version + 1)
-        )
+        """A new version for the person (every process then reads their foods again), and reread here."""
+        version = secrets.randbits(62) or 1
+        await session.execute(update(User).where(User.id == user_id).values(my_foods_version=version))
         await session.flush()
         await self._load(session, user_id)
 

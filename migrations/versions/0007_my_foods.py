@@ -2,7 +2,8 @@
 
 * `my_foods`: foods a person defined with /myfoods, per 100 g, with a default portion; food key `my_<id>`.
   Deleted ones keep their row (`deleted_at`) so meals logged with them keep their name.
-* `users.my_foods_version`: bumped by every change to them, so a bot process knows when its copy is old.
+* `users.my_foods_version`: a new random number at every change to them, so a bot process knows when its
+  copy is old.
 
 Revision ID: 0007
 Revises: 0006
@@ -45,7 +46,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_my_foods_user_id"), "my_foods", ["user_id"])
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("my_foods_version", sa.Integer(), server_default="0", nullable=False))
+        batch.add_column(sa.Column("my_foods_version", sa.BigInteger(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:

@@ -41,3 +41,11 @@ def test_malformed_or_forged_data_is_rejected(data: str | None) -> None:
 def test_oversized_data_is_refused_when_encoding() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         encode(Action.PICK, 1, 1, "x" * 60)
+
+
+def test_number_args_are_ascii_digits_only() -> None:
+    from bot.callbacks import number_arg
+
+    assert number_arg("42") == 42 and number_arg("0") == 0
+    assert number_arg("²") is None and number_arg("٣") is None and number_arg("-1") is None
+    assert number_arg("") is None and number_arg("12345678901") is None

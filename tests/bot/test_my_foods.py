@@ -127,3 +127,36 @@ async def test_search_memory_export_and_forget(tg: FakeTelegram, start_bot: Star
     await press(tg, ann, ask, "Delete")
     await tg.wait_for_edit(ask)
     assert await services_of(app).my_foods.foods(1001) == ()
+
+
+async def test_names_with_html_characters_and_undo_after_a_new_namesake(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    await start_bot()
+    ann = tg.user(1001, "Ann")
+    await _define(tg, ann, "Pie <3 & co: 300 kcal, 4 protein, 14 fat, 40 carbs")
+    await ann.send_text("/myfoods Pie <3 & co: 300 kcal, 4 protein, 14 fat, 40 carbs")
+    twice = await tg.next_bot_message(ann.chat_id)
+    assert twice.text is not None and "“Pie <3 & co” already" in twice.text
+
+    await ann.send_text("pie <3 & co")
+    card = await tg.next_bot_message(ann.chat_id)
+    assert card.text is not None and "Pie <3 & co" in card.text
+    await press(tg, ann, card, card.buttons[0][0][0])
+    options = await tg.wait_for_edit(card)
+    grams = next(label for row in options.buttons for label, _ in row if "grams" in label.lower())
+    await press(tg, ann, options, grams)
+    asked = await tg.wait_for_edit(options)
+    assert asked.text is not None and "How many grams of Pie <3 & co" in asked.text
+
+    await ann.send_text("/myfoods")
+    listing = await tg.next_bot_message(ann.chat_id)
+    await press(tg, ann, listing, listing.buttons[0][0][0])
+    shown = await tg.wait_for_edit(listing)
+    await press(tg, ann, shown, "🗑 Delete")
+    deleted = await tg.wait_for_edit(shown)
+    await ann.send_text("/myfoods Pie <3 & co: 200 kcal, 4 protein, 10 fat, 25 carbs")
+    await tg.next_bot_message(ann.chat_id)
+    await press(tg, ann, deleted, "↩️ Undo")
+    refused = await tg.wait_for_edit(deleted)
+    assert refused.text is not None and "already" in refused.text, "a clear answer, not an error"

@@ -81,3 +81,29 @@ def test_a_caption_names_foods_only_plainly(table: NutritionTable) -> None:
     assert _foods("Sunday brunch with Anna", table, strict=True) == []
     assert _foods("Morning coffee", table, strict=True) == []
     assert [name for name, _ in _foods("pizza", table, strict=True)] == ["Pizza"]
+
+
+def test_a_huge_message_is_cut_short_not_searched_part_by_part(table: NutritionTable) -> None:
+    from meallog.meal_text import MAX_PARTS
+
+    for text in ("a n " * 1000, "rice with " * 400, ", ".join(["rice"] * 1000)):
+        assert len(split_phrases(text[:4096], table)) <= MAX_PARTS + 1
+        read = read_meal(text[:4096], table)
+        assert len(read.foods) <= 12 and read.refusal is None
+
+
+@pytest.mark.parametrize("caption", ["Paris 2024", "Day 100", "Area 51", "Table 12", "Mom 60", "Pizza 2020"])
+def test_a_caption_that_is_a_title_with_a_number_is_neither_a_food_nor_refused(
+    caption: str, table: NutritionTable
+) -> None:
+    read = read_meal(caption, table, strict=True)
+    assert read.foods == [] and read.refusal is None
+
+
+def test_an_own_food_named_with_a_number_is_its_default_portion(table: NutritionTable) -> None:
+    from meallog.my_foods import food_of, parse_my_food
+
+    soup = food_of(3, parse_my_food("Soup 3 300 g: 150 kcal, 6 protein, 4 fat, 20 carbs"))
+    mine = table.with_own([soup])
+    read = read_meal("Soup 3", mine)
+    assert [(f.food.key, f.grams) for f in read.foods] == [("my_3", 300)]

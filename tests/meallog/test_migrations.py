@@ -28,6 +28,9 @@ TABLES = {
     "memory_examples",
     "favourites",
     "my_foods",
+    "model_bundles",
+    "model_bundle_files",
+    "retrain_runs",
 }
 
 

@@ -74,3 +74,11 @@ def test_own_foods_come_first_in_search_and_only_in_that_persons_view() -> None:
     assert all(food.key != pie.key for food in table.search("apple pie", limit=10))
     assert table.exact("grandma's apple pie") is None
     assert mine.search("apple", limit=5)[0] == pie  # every typed word starts a word of the name
+
+
+def test_per_100_g_in_the_name_and_exponents() -> None:
+    assert parse_my_food("Granola per 100 g: 450 kcal, 10 protein, 20 fat, 55 carbs").name == "Granola"
+    bar = parse_my_food("Bar (60 g) (per 100 g): 450 kcal, 10 protein, 20 fat, 55 carbs")
+    assert (bar.name, bar.kcal, bar.portion_g) == ("Bar", 450, 60)
+    with pytest.raises(MyFoodError, match="exponent"):
+        parse_my_food("Granola: 1e308 kcal, 10 protein, 20 fat, 55 carbs")

@@ -387,3 +387,19 @@ async def test_foods_a_message_added_are_split_off_once_and_their_correction_goe
     assert await meals.split_message_items(meal.id, ALICE, 77) is None, "pressed twice: once"
     assert await meals.split_message_items(split.id, ALICE, 77) is None, "all of a meal: nothing to split"
     assert await meals.split_message_items(meal.id, BOB, 77) is None
+
+
+async def test_the_foods_of_one_message_join_a_meal_all_or_none(meals: MealStore) -> None:
+    from meallog.store.meals import TooManyItems
+
+    meal = await photo_draft(meals)
+    joined = await meals.add_items(
+        meal.id, ALICE, [NewItem("apple", 100, "typed"), NewItem("salad", 50, "typed")], source_message_id=9
+    )
+    assert joined is not None and [i.food_key for i in joined.items] == ["pizza", "salad", "apple", "salad"]
+    assert await meals.from_message(ALICE, 9) == joined
+    too_many = [NewItem("apple", 10, "typed")] * 29
+    with pytest.raises(TooManyItems):
+        await meals.add_items(meal.id, ALICE, too_many, source_message_id=10)
+    after = await meals.get_meal(meal.id, ALICE)
+    assert after is not None and len(after.items) == 4, "none of a refused message's foods were added"

@@ -50,3 +50,45 @@ async def test_nobody_else_can_read_change_or_delete_a_food(
     with pytest.raises(MyFoodError, match="already"):
         await store.create(ALICE, PIE)
     assert await store.create(BOB, PIE) is not None, "names are per person"
+
+
+async def test_a_copy_older_than_forget_is_never_taken_for_current(
+    sessions: async_sessionmaker[AsyncSession], people: PeopleStore
+) -> None:
+    from meallog.store.account import AccountStore
+    from tests.meallog.store.conftest import TABLE
+
+    await people.ensure_user(ALICE, ALICE)
+    here, there = MyFoodStore(sessions), MyFoodStore(sessions)
+    await here.create(ALICE, parse_my_food("Secret pie: 300 kcal, 4 protein, 14 fat, 40 carbs"))
+    alice = await people.get_user(ALICE)
+    assert alice is not None
+    await there.refresh(ALICE, alice.my_foods_version)
+    assert [f.name for f in there.active(ALICE)] == ["Secret pie"]
+
+    await AccountStore(sessions, TABLE).forget_user(ALICE)
+    await people.ensure_user(ALICE, ALICE)
+    await here.create(ALICE, parse_my_food("Soup: 60 kcal, 3 protein, 2 fat, 8 carbs"))
+    alice = await people.get_user(ALICE)
+    assert alice is not None
+    await there.refresh(ALICE, alice.my_foods_version)
+    assert [f.name for f in there.active(ALICE)] == ["Soup"]
+
+
+async def test_undo_respects_the_limit_and_the_names(
+    sessions: async_sessionmaker[AsyncSession], people: PeopleStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import meallog.store.my_foods as module
+
+    monkeypatch.setattr(module, "MAX_MY_FOODS", 2)
+    await people.ensure_user(ALICE, ALICE)
+    store = MyFoodStore(sessions)
+    pie = await store.create(ALICE, PIE)
+    pie_id = int(pie.key.removeprefix("my_"))
+    await store.delete(ALICE, pie_id)
+    await store.create(ALICE, PIE)  # the same name again
+    with pytest.raises(MyFoodError, match="already"):
+        await store.delete(ALICE, pie_id, restore=True)
+    await store.create(ALICE, parse_my_food("Soup: 60 kcal, 3 protein, 2 fat, 8 carbs"))
+    with pytest.raises(MyFoodError, match="2 foods already"):
+        await store.create(ALICE, parse_my_food("Stew: 90 kcal, 6 protein, 4 fat, 8 carbs"))
