@@ -64,7 +64,7 @@ from bot.journal import (
     note_failure,
 )
 from bot.lanes import Lanes
-from bot.model_setup import configured_bundle, make_recognizer
+from bot.model_setup import configured_bundle, make_recognizer, serving_watch
 from bot.reembed import REEMBED_JOB, reembed
 from bot.schedule import schedule_summaries
 from bot.services import SERVICES_KEY, Services
@@ -79,6 +79,7 @@ from meallog.store.meals import MealStore
 from meallog.store.memory import MemoryStore
 from meallog.store.my_foods import MyFoodStore
 from meallog.store.people import PeopleStore
+from meallog.store.registry import RegistryStore
 from meallog.store.repeats import RepeatStore
 from meallog.store.summaries import SummaryStore
 from meallog.store.updates import UpdateStore
@@ -200,6 +201,8 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         serve_metrics(settings.metrics_port)
     app.bot_data["engine"] = engine
     sessions = make_sessionmaker(engine)
+    if isinstance(queue, InProcessQueue) and settings.model_check_seconds > 0:
+        queue.follow(serving_watch(RegistryStore(sessions), settings, table))
     lanes = Lanes(backlog=settings.photo_backlog, slots=RECOGNITION_SLOTS)
     journal = Journal(
         UpdateStore(sessions),

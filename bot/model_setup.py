@@ -11,7 +11,9 @@ from model.bundle import ModelBundle, load_bundle
 from model.default_bundle import ensure_default_bundle
 
 if TYPE_CHECKING:
+    from meallog.store.registry import RegistryStore
     from model.recognizer import Recognizer
+    from model.serving_watch import BundleWatch
 
 
 def configured_bundle(settings: Settings, progress: Callable[[str], None] = print) -> ModelBundle:
@@ -25,11 +27,18 @@ def make_recognizer(
     settings: Settings, table: NutritionTable, progress: Callable[[str], None] = print, top_k: int = 5
 ) -> Recognizer:
     """A warmed-up recognizer for the configured bundle whose foods carry the nutrition table's names."""
+    return recognizer_for(configured_bundle(settings, progress), settings, table, top_k)
+
+
+def recognizer_for(
+    bundle: ModelBundle, settings: Settings, table: NutritionTable, top_k: int = 5
+) -> Recognizer:
+    """A warmed-up recognizer for `bundle` (the configured one, or one the registry promoted)."""
     from model.recognizer import Recognizer  # numpy and a runtime: only for a process that serves the model
 
     names = {food.key: food.name for food in table}
     recognizer = Recognizer(
-        configured_bundle(settings, progress),
+        bundle,
         settings.device,
         food_names=names,
         top_k=top_k,
@@ -37,3 +46,14 @@ def make_recognizer(
     )
     recognizer.warm_up()
     return recognizer
+
+
+def serving_watch(registry: RegistryStore, settings: Settings, table: NutritionTable) -> BundleWatch:
+    """The watch that switches a serving process to the registry's promoted bundle without a restart."""
+    from model.serving_watch import BundleWatch
+
+    return BundleWatch(
+        lambda: registry.serving_dir(settings.bundle_cache_dir),
+        lambda bundle: recognizer_for(bundle, settings, table),
+        every_s=settings.model_check_seconds,
+    )

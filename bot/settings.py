@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     foods_index: Path | None = None
     memory_shared: bool = True
     memory_shared_min_people: int = Field(default=3, ge=2, le=1000)
+    model_check_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    retrain_hour: int | None = Field(default=3, ge=0, le=23)
+    retrain_min_examples: int = Field(default=50, ge=1, le=10_000_000)
+    retrain_per_person: int = Field(default=20, ge=1, le=10_000)
 
     @field_validator(
         "telegram_bot_token",
@@ -54,6 +58,7 @@ class Settings(BaseSettings):
         "metrics_port",
         "admin_chat_id",
         "foods_index",
+        "retrain_hour",
         mode="before",
     )
     @classmethod
@@ -129,6 +134,11 @@ class Settings(BaseSettings):
     def foods_index_path(self) -> Path:
         """The index of all of FoodData Central (`meallog.food_index`): FOODS_INDEX, else in DATA_DIR."""
         return self.foods_index or self.data_dir / "foods-fdc.sqlite"
+
+    @property
+    def bundle_cache_dir(self) -> Path:
+        """Where bundles fetched from the registry are kept on this machine (`meallog.store.registry`)."""
+        return self.data_dir / "models" / "registry"
 
     @cached_property
     def default_model_dir(self) -> Path:

@@ -6,6 +6,7 @@ foodbot bench                        measure recognition speed on this machine
 foodbot worker                       serve recognition jobs from Redis (QUEUE_URL)
 foodbot predict IMAGE...             recognize food in photos and print portions and macros
 foodbot model build-default          build the default bundle from the packaged weights
+foodbot model list|register|promote|rollback   the registry of bundles (what every process serves)
 foodbot foods build                  index all of USDA FoodData Central for search (run does it once)
 foodbot foods search QUERY           what the bot's food search finds
 foodbot train DATA --out RUN_DIR     fine-tune a classifier on a dataset and export a model bundle
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from foodbot import memory_commands, training_commands
+from foodbot import memory_commands, model_commands, training_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     model_sub = model.add_subparsers(dest="model_command", required=True)
     build = model_sub.add_parser("build-default", help="build the default bundle from the packaged weights")
     build.add_argument("--force", action="store_true", help="rebuild even when it exists")
+    model_commands.add_subcommands(model_sub)
     foods = sub.add_parser("foods", help="the food list: index all of FoodData Central, search it")
     foods_sub = foods.add_subparsers(dest="foods_command", required=True)
     foods_build = foods_sub.add_parser("build", help="index all of USDA FoodData Central (FOODS_INDEX)")
@@ -200,6 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_predict(args.images, args.json, args.top, settings, sys.stdout, user_id=args.user)
     if args.command == "model" and args.model_command == "build-default":
         return _build_default(settings, args.force)
+    if args.command == "model" and args.model_command in model_commands.SUBCOMMANDS:
+        return model_commands.run(args, settings)
     if args.command == "foods":
         return _foods(settings, args)
     if args.command in training_commands.COMMANDS:

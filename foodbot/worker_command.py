@@ -7,21 +7,34 @@ import logging
 import signal
 import sys
 
-from bot.model_setup import make_recognizer
+from bot.model_setup import make_recognizer, serving_watch
 from bot.settings import Settings
+from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.nutrition import default_table
+from meallog.store.registry import RegistryStore
 from model.metrics import serve_metrics
 from model.worker import HEARTBEAT_MS, StreamWorker
 
 _LOGGER = logging.getLogger(__name__)
 
 
-async def _serve(worker: StreamWorker) -> None:
+async def _serve(worker: StreamWorker, settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+    # A worker follows the registry when it is told where the database is (DATABASE_URL set): a worker
+    # on a GPU machine of its own has no database unless the host gives it one.
+    follows = settings.model_check_seconds > 0 and "database_url" in settings.model_fields_set
+    engine = make_engine(settings.database_url) if follows else None
+    if engine is not None:  # the registry's promoted bundle, fetched from the database, between batches
+        registry = RegistryStore(make_sessionmaker(engine))
+        worker.watch = serving_watch(registry, settings, default_table())
+    try:
+        await worker.run(stop)
+    finally:
+        if engine is not None:
+            await engine.dispose()
 
 
 def run_worker(
@@ -57,5 +70,5 @@ def run_worker(
         heartbeat_ms=heartbeat_ms,
     )
     print(f"worker {worker.name} ready ({recognizer.runtime.name})", file=sys.stderr, flush=True)
-    asyncio.run(_serve(worker))
+    asyncio.run(_serve(worker, settings))
     return 0

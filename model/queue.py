@@ -27,6 +27,7 @@ from model.recognition import Recognition
 if TYPE_CHECKING:  # the bot imports this module for the protocol; only the in-process queue loads a model
     from model.recognizer import Recognizer
     from model.runtime import Pixels
+    from model.serving_watch import BundleWatch
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -99,6 +100,13 @@ class InProcessQueue:
         self._in_flight: set[asyncio.Task[None]] = set()
         #: Sizes of the batches run so far (most recent last, bounded); for tests and metrics.
         self.batch_sizes: list[int] = []
+        self._watch: BundleWatch | None = None
+
+    def follow(self, watch: BundleWatch) -> None:
+        """Switch to the bundle `watch` says should serve, between batches (`model.serving_watch`)."""
+        self._watch = watch
+        if self._recognizer is not None:
+            watch.start(self._recognizer)
 
     @property
     def recognizer(self) -> Recognizer:
@@ -115,6 +123,8 @@ class InProcessQueue:
         if self._task is not None:
             return
         self._recognizer = await asyncio.to_thread(self._factory)
+        if self._watch is not None:
+            self._watch.start(self._recognizer)
         depth = self._recognizer.runtime.pipeline_depth
         self._model_threads = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="foodbot-model")
         self._task = asyncio.create_task(self._run(depth), name="foodbot-batcher")
@@ -191,6 +201,8 @@ class InProcessQueue:
             if not batch:
                 slots.release()
                 continue
+            if self._watch is not None and (switched := self._watch.take()) is not None:
+                self._recognizer = switched  # batches in flight finish on the model they started with
             task = asyncio.create_task(self._answer(batch))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
@@ -227,6 +239,8 @@ class InProcessQueue:
 
     async def close(self) -> None:
         """Stop batching; callers still waiting get an "internal" answer rather than hanging."""
+        if self._watch is not None:
+            await self._watch.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -143,9 +143,10 @@ class RedisQueue:
         if future is None or future.done():
             return
         answer = await self._stored(job)
-        future.set_result(answer or Recognition.failed("", INTERNAL_MESSAGE, kind="internal"))
         if answer is not None and answer.bundle_id not in ("", self.served.bundle_id):
-            await self._learn_served()
+            await self._learn_served()  # first: whoever gets this answer sees the model that gave it
+        if not future.done():
+            future.set_result(answer or Recognition.failed("", INTERNAL_MESSAGE, kind="internal"))
 
     async def close(self) -> None:
         """Stop following replies; photos still waiting get an "internal" answer rather than hanging."""

@@ -36,6 +36,7 @@ from model.queue import INTERNAL_MESSAGE
 from model.recognition import Recognition
 from model.recognizer import Recognizer
 from model.redis_streams import ANSWER_TTL_S, GROUP, MAX_DELIVERIES, STREAM_MAXLEN, Keys
+from model.serving_watch import BundleWatch
 
 _LOGGER = logging.getLogger(__name__)
 BACKEND = "redis-worker"
@@ -102,6 +103,7 @@ class StreamWorker:
         # nobody else takes them over once its heartbeat is alive again.
         self._history: bytes | None = b"0"
         self.answered = 0
+        self.watch: BundleWatch | None = None
 
     async def ensure_group(self) -> None:
         """Create the stream and the consumer group if they do not exist yet."""
@@ -120,6 +122,8 @@ class StreamWorker:
         await self.ensure_group()
         # What the bots need of this model (they have none of their own): the input size, "unsure".
         await self._redis.set(self.keys.model, ServedModel.of(self.recognizer.bundle).to_json())
+        if self.watch is not None:
+            self.watch.start(self.recognizer)
         await self._beat()  # before the first read: a consumer without a heartbeat is dead to the others
         leaving = asyncio.Event()
         beating = asyncio.create_task(self._keep_beating(leaving), name=f"foodbot-heartbeat-{self.name}")
@@ -131,11 +135,14 @@ class StreamWorker:
             await self._leave()
         finally:
             beating.cancel()
+            if self.watch is not None:
+                await self.watch.close()
             await self._redis.aclose()
 
     async def _serve(self, stop: asyncio.Event) -> None:
         next_take_over = next_claim = 0.0
         while not stop.is_set():
+            await self._switch_if_promoted()
             entries: Entries = []
             if time.monotonic() >= next_take_over:
                 entries = await self._take_over()
@@ -147,6 +154,13 @@ class StreamWorker:
                 entries = await self._read()
             if entries:
                 await self.handle(entries)
+
+    async def _switch_if_promoted(self) -> None:
+        """Between batches: serve the bundle the watch has ready, and tell the bots what serves now."""
+        if self.watch is None or (switched := self.watch.take()) is None:
+            return
+        self.recognizer = switched
+        await self._redis.set(self.keys.model, ServedModel.of(switched.bundle).to_json())
 
     async def _beat(self) -> None:
         await self._redis.set(self.keys.alive(self.name), 1, px=self.heartbeat_ms * HEARTBEAT_LIVES)

@@ -39,3 +39,12 @@ def default_bundle(data_dir: Path) -> ModelBundle:
 def recognizer(default_bundle: ModelBundle) -> Recognizer:
     """The default model on the CPU, the same code path a GPU takes."""
     return Recognizer(default_bundle, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def pizza_bundle(default_bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> ModelBundle:
+    """A second real bundle, built once: the default model that sees pizza in every photo (for the tests
+    of switching the served model)."""
+    from tests.model.variants import variant_bundle
+
+    return variant_bundle(default_bundle, tmp_path_factory.mktemp("variant") / "pizza", "pizza")
