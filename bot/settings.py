@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     retrain_hour: int | None = Field(default=3, ge=0, le=23)
     retrain_min_examples: int = Field(default=50, ge=1, le=10_000_000)
     retrain_per_person: int = Field(default=20, ge=1, le=10_000)
+    retrain_photos: Path = Path("bench/data/food_photos")
 
     @field_validator(
         "telegram_bot_token",

@@ -7,6 +7,7 @@ foodbot worker                       serve recognition jobs from Redis (QUEUE_UR
 foodbot predict IMAGE...             recognize food in photos and print portions and macros
 foodbot model build-default          build the default bundle from the packaged weights
 foodbot model list|register|promote|rollback   the registry of bundles (what every process serves)
+foodbot retrain [--watch]            learn from what people taught: candidate, gate, promote
 foodbot foods build                  index all of USDA FoodData Central for search (run does it once)
 foodbot foods search QUERY           what the bot's food search finds
 foodbot train DATA --out RUN_DIR     fine-tune a classifier on a dataset and export a model bundle
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from foodbot import memory_commands, model_commands, training_commands
+from foodbot import memory_commands, model_commands, retrain_command, training_commands
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     foods_search.add_argument("--json", action="store_true", help="print one JSON array")
     training_commands.add_commands(sub)
     memory_commands.add_commands(sub)
+    retrain_command.add_commands(sub)
     return parser
 
 
@@ -208,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _foods(settings, args)
     if args.command in training_commands.COMMANDS:
         return training_commands.run(args, settings)
+    if args.command == "retrain":
+        return retrain_command.run(args, settings)
     if args.command in memory_commands.COMMANDS:
         return memory_commands.run(args, settings)
     return 2

@@ -64,6 +64,23 @@ async def ensure_registered_serving(registry: RegistryStore, settings: Settings)
     )
 
 
+async def switch(
+    registry: RegistryStore, settings: Settings, change: Callable[[], Awaitable[BundleRecord]]
+) -> BundleRecord:
+    """Promote or roll back (`change`), keeping everyone's memory of corrections: between two bundles of
+    one embedding space (a head-only retrain and its parent) the examples are copied over at once."""
+    from meallog.store.memory import MemoryStore
+    from meallog.store.registry import embedding_space
+
+    before = await registry.serving()
+    after = await change()
+    if before is not None and before.id != after.id and embedding_space(before) == embedding_space(after):
+        memory = MemoryStore(registry.sessions)
+        copied = await memory.copy_examples(before.id, after.id)
+        print(f"memory of corrections: {copied} examples carried over to {after.id}", file=sys.stderr)
+    return after
+
+
 def record_json(record: BundleRecord) -> dict[str, Any]:
     return {
         "id": record.id,
@@ -116,11 +133,11 @@ async def _run(args: argparse.Namespace, settings: Settings, registry: RegistryS
         print(f"registered {record.id} ({record.state}); serve it with `foodbot model promote {record.id}`")
         return 0
     if args.model_command == "promote":
-        record = await registry.promote(args.bundle_id)
+        record = await switch(registry, settings, lambda: registry.promote(args.bundle_id))
         print(
             f"promoted {record.id}: every bot and worker serves it within {settings.model_check_seconds:g} s"
         )
         return 0
-    record = await registry.rollback()
+    record = await switch(registry, settings, registry.rollback)
     print(f"rolled back: {record.id} serves again")
     return 0

@@ -9,6 +9,7 @@ import sys
 
 from bot.model_setup import make_recognizer, serving_watch
 from bot.settings import Settings
+from foodbot.retrain_command import nightly
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.nutrition import default_table
 from meallog.store.registry import RegistryStore
@@ -27,12 +28,19 @@ async def _serve(worker: StreamWorker, settings: Settings) -> None:
     # on a GPU machine of its own has no database unless the host gives it one.
     follows = settings.model_check_seconds > 0 and "database_url" in settings.model_fields_set
     engine = make_engine(settings.database_url) if follows else None
+    retrains: asyncio.Task[None] | None = None
     if engine is not None:  # the registry's promoted bundle, fetched from the database, between batches
         registry = RegistryStore(make_sessionmaker(engine))
         worker.watch = serving_watch(registry, settings, default_table())
+        if settings.retrain_hour is not None:  # a process that holds torch: it may run the nightly retrain
+            retrains = asyncio.create_task(nightly(registry, settings, stop, claimer=worker.name))
     try:
         await worker.run(stop)
+        if retrains is not None:
+            await retrains
     finally:
+        if retrains is not None:
+            retrains.cancel()
         if engine is not None:
             await engine.dispose()
 

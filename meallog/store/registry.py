@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from meallog.db.models import BundleFile, RegisteredBundle, RetrainRun
 from meallog.store.base import Store
@@ -49,6 +49,12 @@ class BundleRecord:
     promoted_at: datetime | None
 
 
+def embedding_space(record: BundleRecord) -> str:
+    """Which bundle's embeddings this one's are: its parent's for a head-only retrain (same network up
+    to the features), else its own. Two bundles of one space can share the memory of corrections."""
+    return str(record.data.get("embeddings_of") or record.id)
+
+
 def _record(row: RegisteredBundle) -> BundleRecord:
     return BundleRecord(
         id=row.id,
@@ -65,6 +71,11 @@ def _record(row: RegisteredBundle) -> BundleRecord:
 class RegistryStore(Store):
     """Register, list, promote, roll back and fetch bundles; claim the nightly retrain."""
 
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        """Its sessions, for the other stores a promotion touches (the memory of corrections)."""
+        return self._sessions
+
     async def register(
         self,
         bundle_dir: Path,
@@ -78,6 +89,8 @@ class RegistryStore(Store):
         (its id is its weights' digest, so the same id is the same model)."""
         meta = json.loads((bundle_dir / "bundle.json").read_text(encoding="utf-8"))
         bundle_id = str(meta["id"])
+        space = (meta.get("provenance") or {}).get("embeddings_of") or bundle_id
+        data = {**(data or {}), "embeddings_of": str(space)}
         async with self._write() as session:
             found = await session.get(RegisteredBundle, bundle_id)
             if found is not None:
@@ -87,7 +100,7 @@ class RegistryStore(Store):
                 parent_id=parent_id,
                 arch=str(meta.get("arch", "")),
                 state=state,
-                data=data or {},
+                data=data,
                 metrics=metrics or {},
                 created_at=self._now(),
                 promoted_at=self._now() if state == "serving" else None,

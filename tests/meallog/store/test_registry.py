@@ -29,7 +29,7 @@ async def test_files_go_in_and_come_out_the_same_on_another_machine(
     weights = bytes(range(256)) * 4000  # a megabyte
     source = _bundle(tmp_path / "here", "a-1", weights)
     record = await registry.register(source, parent_id=None, data={"examples": 3})
-    assert (record.id, record.state, record.data) == ("a-1", "candidate", {"examples": 3})
+    assert (record.id, record.state, record.data["examples"]) == ("a-1", "candidate", 3)
     assert (await registry.register(source, parent_id="x")).parent_id is None, "registered once"
 
     fetched = await registry.fetch("a-1", tmp_path / "there")
@@ -84,3 +84,28 @@ async def test_the_nightly_retrain_is_claimed_by_one_process(
     await stores[0].finish_run("2026-12-01", {"outcome": "promoted"})
     assert await stores[1].claim_run("2026-12-01", "late") is False
     assert await stores[1].claim_run("2026-12-02", "next night") is True
+
+
+async def test_a_head_only_child_shares_its_parents_memory_on_promotion_and_rollback(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    from meallog.store.memory import MemoryStore
+    from meallog.store.registry import embedding_space
+
+    registry, memory = RegistryStore(sessions), MemoryStore(sessions)
+    parent = await registry.register(_bundle(tmp_path, "parent", b"0"), parent_id=None, state="serving")
+    child_dir = _bundle(tmp_path, "child", b"1")
+    (child_dir / "bundle.json").write_text(
+        '{"id": "child", "arch": "x", "provenance": {"embeddings_of": "parent"}}'
+    )
+    child = await registry.register(child_dir, parent_id="parent")
+    assert embedding_space(child) == embedding_space(parent) == "parent"
+
+    await memory.teach(7, "mandarin", b"\x01\x02", "parent", photo_unique_id="u1")
+    await memory.teach(8, "mandarin", b"\x03\x04", "parent")
+    assert await memory.copy_examples("parent", "child") == 2
+    assert await memory.copy_examples("parent", "child") == 0, "copied once"
+    assert {(e.user_id, e.embedding) for e in await memory.every_example("child")} == {
+        (7, b"\x01\x02"),
+        (8, b"\x03\x04"),
+    }

@@ -1,0 +1,147 @@
+"""`foodbot retrain` end to end on real photos: what people taught becomes a candidate, the gate decides,
+and only foods several people taught become classes; /forget takes a person's examples out of it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import Settings
+from foodbot.retrain_command import due_key, retrain_once
+from meallog.db.engine import make_engine, make_sessionmaker
+from meallog.migrate import upgrade_database
+from meallog.store.account import AccountStore
+from meallog.store.memory import MemoryStore
+from meallog.store.registry import RegistryStore
+from model.bundle import ModelBundle
+from model.recognizer import Recognizer
+from training.head_retrain import known_foods
+
+PHOTOS = Path(__file__).parents[2] / "bench" / "data" / "food_photos"
+PEOPLE = (101, 102, 103)
+
+
+def _settings(data_dir: Path, database_url: str, **extra: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "device": "cpu",
+        "retrain_photos": PHOTOS,
+        **extra,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def registry(tmp_path: Path) -> AsyncIterator[RegistryStore]:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    upgrade_database(url)
+    engine = make_engine(url)
+    yield RegistryStore(make_sessionmaker(engine))
+    await engine.dispose()
+
+
+def _new_foods(bundle: ModelBundle, at_least: int) -> list[str]:
+    """Foods of the photo set the default model does not know, with `at_least` photos each."""
+    known = known_foods(bundle.meta)
+    return [
+        folder.name
+        for folder in sorted(PHOTOS.iterdir())
+        if folder.is_dir()
+        and folder.name not in known
+        and folder.name != "no_food"
+        and len(list(folder.glob("*.*"))) >= at_least
+    ]
+
+
+async def _teach(memory: MemoryStore, recognizer: Recognizer, food: str, people: tuple[int, ...]) -> None:
+    """Each photo of the food taught by the next person, as saving a fixed card would."""
+    photos = sorted(path for path in (PHOTOS / food).iterdir() if path.suffix != ".txt")
+    for n, path in enumerate(photos):
+        (answer,) = recognizer.predict([path.read_bytes()])
+        await memory.teach(
+            people[n % len(people)], food, answer.embedding, recognizer.bundle_id, source="corrected"
+        )
+
+
+async def test_foods_taught_by_several_people_become_a_gated_candidate(
+    registry: RegistryStore,
+    recognizer: Recognizer,
+    default_bundle: ModelBundle,
+    data_dir: Path,
+    tmp_path: Path,
+) -> None:
+    settings = _settings(data_dir, "sqlite://", model_check_seconds=0)
+    memory = MemoryStore(registry.sessions)
+    shared = _new_foods(default_bundle, 3)[:6]
+    for food in shared:
+        await _teach(memory, recognizer, food, PEOPLE)
+    await _teach(memory, recognizer, "avocado", (104,))  # one person's food
+    await memory.teach(105, "my_1", (await _embedding(recognizer, "avocado")), recognizer.bundle_id)
+
+    summary = await retrain_once(registry, settings, progress=lambda _line: None)
+
+    assert sorted(summary["new_foods"]) == sorted(shared), "only foods three people taught"
+    record = await registry.get(summary["candidate"])
+    assert record is not None and record.parent_id == default_bundle.id
+    assert record.data["new_foods"] == len(shared) and record.data["people"] == 3
+    report = json.loads((data_dir / "models" / "reports" / f"{record.id}.json").read_text())
+    assert report["candidate"] == record.id and len(report["reasons"]) == 4
+    assert record.metrics["promote"] == report["promote"]
+    serving = await registry.serving()
+    assert serving is not None
+    if report["promote"]:
+        assert summary["outcome"] == "promoted" and serving.id == record.id
+        assert len(await memory.every_example(record.id)) == len(
+            await memory.every_example(default_bundle.id)
+        )
+    else:
+        assert record.state == "refused" and serving.id == default_bundle.id
+
+
+async def _embedding(recognizer: Recognizer, food: str) -> bytes:
+    path = next(iter(sorted((PHOTOS / food).iterdir())))
+    (answer,) = recognizer.predict([path.read_bytes()])
+    return answer.embedding
+
+
+async def test_forgotten_people_are_not_learned_from(
+    registry: RegistryStore, recognizer: Recognizer, default_bundle: ModelBundle, data_dir: Path
+) -> None:
+    settings = _settings(data_dir, "sqlite://", model_check_seconds=0)
+    memory = MemoryStore(registry.sessions)
+    food = _new_foods(default_bundle, 3)[0]
+    await _teach(memory, recognizer, food, PEOPLE)
+    await AccountStore(registry.sessions, _table()).forget_user(PEOPLE[0])
+
+    summary = await retrain_once(registry, settings, progress=lambda _line: None)
+    assert summary["new_foods"] == [] and "candidate" not in summary
+    assert summary["outcome"] == "no food taught by enough people to become a class"
+    assert [r.id for r in await registry.records()] == [default_bundle.id], "no candidate registered"
+
+
+async def test_a_scheduled_run_waits_for_enough_new_examples(
+    registry: RegistryStore, default_bundle: ModelBundle, data_dir: Path
+) -> None:
+    settings = _settings(data_dir, "sqlite://", model_check_seconds=0)
+    summary = await retrain_once(registry, settings, min_new=50, progress=lambda _line: None)
+    assert summary["outcome"] == "not enough new examples"
+
+
+def test_the_nightly_run_is_due_from_its_hour_to_the_end_of_the_day() -> None:
+    from datetime import datetime
+
+    assert due_key(datetime(2026, 12, 1, 2, 59), 3) is None
+    assert due_key(datetime(2026, 12, 1, 3, 0), 3) == "2026-12-01"
+    assert due_key(datetime(2026, 12, 1, 23, 59), 3) == "2026-12-01"
+    assert due_key(datetime(2026, 12, 1, 12, 0), None) is None
+
+
+def _table() -> Any:
+    from meallog.nutrition import NutritionTable
+
+    return NutritionTable.load()
