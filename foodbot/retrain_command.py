@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Callable
@@ -109,6 +110,11 @@ async def retrain_once(
         progress(f"gate: {reason}")
     passed = bool(report["promote"])
     await registry.set_outcome(record.id, "candidate" if passed else "refused", report)
+    # The registry holds the candidate's files now (every process fetches from there): no second copy
+    # on disk, and none at all of a refused one.
+    shutil.rmtree(candidate.path, ignore_errors=True)
+    if not passed:
+        await registry.drop_files(record.id)
     reports = settings.data_dir / "models" / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     (reports / f"{record.id}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

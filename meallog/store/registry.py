@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -156,6 +156,10 @@ class RegistryStore(Store):
             row = await session.get(RegisteredBundle, bundle_id)
             if row is None:
                 raise RegistryError(f"no bundle {bundle_id} in the registry (foodbot model list)")
+            if await session.get(BundleFile, (bundle_id, "bundle.json")) is None:
+                raise RegistryError(
+                    f"{bundle_id} was refused and its files dropped; run foodbot retrain again"
+                )
             await self._retire_serving(session, keep=bundle_id)
             row.state = "serving"
             row.promoted_at = self._now()
@@ -179,6 +183,11 @@ class RegistryStore(Store):
             parent.state = "serving"
             parent.promoted_at = self._now()
             return _record(parent)
+
+    async def drop_files(self, bundle_id: str) -> None:
+        """Delete a refused candidate's files (tens of megabytes a night); its record and report stay."""
+        async with self._write() as session:
+            await session.execute(delete(BundleFile).where(BundleFile.bundle_id == bundle_id))
 
     async def _lock_all(self, session: AsyncSession) -> None:
         """Lock every registry row for this transaction: two promotions at once (PostgreSQL's READ

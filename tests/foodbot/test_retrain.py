@@ -145,3 +145,45 @@ def _table() -> Any:
     from meallog.nutrition import NutritionTable
 
     return NutritionTable.load()
+
+
+async def test_a_promoted_retrain_is_served_by_the_running_queue_with_memory_carried_over(
+    registry: RegistryStore,
+    recognizer: Recognizer,
+    default_bundle: ModelBundle,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The orchestration's promote path: the gate's verdict is forced to "promote" here (the gate's own
+    rules are tested in tests/training/test_gate.py); everything else is real."""
+    import asyncio
+
+    import training.gate
+    from model.queue import InProcessQueue
+    from model.serving_watch import BundleWatch
+
+    real_decide = training.gate.decide
+    monkeypatch.setattr(training.gate, "decide", lambda *args: (True, real_decide(*args)[1]))
+    settings = _settings(data_dir, "sqlite://", model_check_seconds=0)
+    memory = MemoryStore(registry.sessions)
+    food = _new_foods(default_bundle, 3)[0]
+    await _teach(memory, recognizer, food, PEOPLE)
+
+    def build(bundle: ModelBundle) -> Recognizer:
+        return Recognizer(bundle, device="cpu")
+
+    watch = BundleWatch(lambda: registry.serving_dir(data_dir / "models" / "registry"), build, every_s=0.05)
+    queue = InProcessQueue(lambda: build(default_bundle))
+    queue.follow(watch)
+    await queue.start()
+    try:
+        summary = await retrain_once(registry, settings, progress=lambda _line: None)
+        assert summary["outcome"] == "promoted"
+        await asyncio.wait_for(watch.changed.wait(), timeout=120)
+        photo_bytes = next(p for p in sorted((PHOTOS / food).iterdir()) if p.suffix != ".txt").read_bytes()
+        answer = await queue.recognize(photo_bytes)
+        assert answer.bundle_id == summary["candidate"]
+        assert food in [f.key for f in answer.foods], "the taught food is a class of the served model now"
+        assert len(await memory.every_example(summary["candidate"])) == 3, "memory carried over"
+    finally:
+        await queue.close()

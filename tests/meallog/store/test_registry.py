@@ -109,3 +109,16 @@ async def test_a_head_only_child_shares_its_parents_memory_on_promotion_and_roll
         (7, b"\x01\x02"),
         (8, b"\x03\x04"),
     }
+
+
+async def test_a_refused_candidates_files_go_and_it_cannot_be_promoted(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    registry = RegistryStore(sessions)
+    await registry.register(_bundle(tmp_path, "worse", b"w" * 1000), parent_id=None)
+    await registry.set_outcome("worse", "refused", {"promote": False})
+    await registry.drop_files("worse")
+    with pytest.raises(RegistryError, match="refused"):
+        await registry.promote("worse")
+    (record,) = await registry.records()
+    assert (record.state, record.metrics) == ("refused", {"promote": False}), "the report stays"
