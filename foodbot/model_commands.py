@@ -32,7 +32,9 @@ def add_subcommands(model_sub: Any) -> None:
     register.add_argument("bundle", type=Path, metavar="DIR")
     promote = model_sub.add_parser("promote", help="serve this bundle (every process switches to it)")
     promote.add_argument("bundle_id", metavar="ID")
-    model_sub.add_parser("rollback", help="serve again the bundle that served before")
+    model_sub.add_parser(
+        "rollback", help="serve the serving bundle's parent again (what it was built from or registered over)"
+    )
 
 
 async def with_registry(settings: Settings, work: Callable[[RegistryStore], Awaitable[T]]) -> T:
@@ -53,32 +55,22 @@ async def ensure_registered_serving(registry: RegistryStore, settings: Settings)
     """The serving bundle; on a registry still empty, the configured one (the default bundle), registered
     as serving, so that what people were served is the parent of the first candidate and rollback has a
     place to go back to."""
-    from bot.model_setup import configured_bundle
+    from bot.model_setup import settings_bundle
 
     serving = await registry.serving()
     if serving is not None:
         return serving
-    bundle = await asyncio.to_thread(configured_bundle, settings, lambda line: print(line, file=sys.stderr))
+    bundle = await asyncio.to_thread(settings_bundle, settings, lambda line: print(line, file=sys.stderr))
     return await registry.register(
         bundle.path, parent_id=None, state="serving", data={"source": "configured"}
     )
 
 
-async def switch(
-    registry: RegistryStore, settings: Settings, change: Callable[[], Awaitable[BundleRecord]]
-) -> BundleRecord:
-    """Promote or roll back (`change`), keeping everyone's memory of corrections: between two bundles of
-    one embedding space (a head-only retrain and its parent) the examples are copied over at once."""
-    from meallog.store.memory import MemoryStore
-    from meallog.store.registry import embedding_space
-
-    before = await registry.serving()
-    after = await change()
-    if before is not None and before.id != after.id and embedding_space(before) == embedding_space(after):
-        memory = MemoryStore(registry.sessions)
-        copied = await memory.copy_examples(before.id, after.id)
-        print(f"memory of corrections: {copied} examples carried over to {after.id}", file=sys.stderr)
-    return after
+def switch_note(settings: Settings) -> str:
+    """When the serving processes take a promoted bundle, as the commands say it."""
+    if settings.model_check_seconds <= 0:
+        return "MODEL_CHECK_SECONDS=0, so each bot and worker serves it from its next start"
+    return f"every bot and worker serves it within {settings.model_check_seconds:g} s, no restart"
 
 
 def record_json(record: BundleRecord) -> dict[str, Any]:
@@ -133,11 +125,9 @@ async def _run(args: argparse.Namespace, settings: Settings, registry: RegistryS
         print(f"registered {record.id} ({record.state}); serve it with `foodbot model promote {record.id}`")
         return 0
     if args.model_command == "promote":
-        record = await switch(registry, settings, lambda: registry.promote(args.bundle_id))
-        print(
-            f"promoted {record.id}: every bot and worker serves it within {settings.model_check_seconds:g} s"
-        )
+        record = await registry.promote(args.bundle_id)
+        print(f"promoted {record.id}: {switch_note(settings)}")
         return 0
-    record = await switch(registry, settings, registry.rollback)
-    print(f"rolled back: {record.id} serves again")
+    record = await registry.rollback()
+    print(f"rolled back: {record.id} serves again; {switch_note(settings)}")
     return 0

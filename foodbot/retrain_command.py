@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.settings import Settings
-from foodbot.model_commands import ensure_registered_serving, switch, with_registry
+from foodbot.model_commands import ensure_registered_serving, switch_note, with_registry
 
 if TYPE_CHECKING:  # the database and torch load only when a retrain runs: `foodbot --help` stays fast
     from meallog.store.registry import RegistryStore
@@ -59,14 +59,17 @@ async def retrain_once(
 ) -> dict[str, Any]:
     """One retrain (module docstring); returns its summary (also what the log and `--json` show)."""
     from meallog.store.memory import MemoryStore
-    from meallog.store.registry import embedding_space
     from model.bundle import load_bundle
     from model.recognition import decode_embedding
     from training.head_retrain import TaughtExample, choose_training_set, new_foods
 
+    if not settings.memory_shared:
+        progress("retrain: MEMORY_SHARED is off, so nobody's examples become everyone's classes")
+        return {"outcome": "MEMORY_SHARED is off"}
     serving = await ensure_registered_serving(registry, settings)
     memory = MemoryStore(registry.sessions)
-    rows = await memory.every_example(embedding_space(serving))
+    # The serving bundle holds all of its memory: promotion carries its parent's examples over.
+    rows = await memory.every_example(serving.id)
     seen = int(serving.data.get("examples_available", 0))
     summary: dict[str, Any] = {
         "serving": serving.id,
@@ -92,6 +95,15 @@ async def retrain_once(
     candidate_dir = settings.data_dir / "models" / "candidates" / datetime.now().strftime("%Y%m%d-%H%M%S")
     photos = settings.retrain_photos
     candidate = await asyncio.to_thread(_train, bundle, chosen, new, candidate_dir, photos, progress)
+    before = await registry.get(candidate.id)
+    if before is not None and before.state in ("retired", "refused"):  # the same data as a run before
+        shutil.rmtree(candidate.path, ignore_errors=True)
+        progress(f"retrain: {candidate.id} is the candidate of an earlier run ({before.state}); nothing new")
+        return {
+            **summary,
+            "candidate": candidate.id,
+            "outcome": f"same as an earlier candidate ({before.state})",
+        }
     record = await registry.register(
         candidate.path,
         parent_id=serving.id,
@@ -120,11 +132,8 @@ async def retrain_once(
     (reports / f"{record.id}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     summary.update(candidate=record.id, gate="promote" if passed else "refuse")
     if passed and promote:
-        await switch(registry, settings, lambda: registry.promote(record.id))
-        progress(
-            f"retrain: {record.id} promoted; every bot and worker switches within "
-            f"{settings.model_check_seconds:g} s"
-        )
+        await registry.promote(record.id)
+        progress(f"retrain: {record.id} promoted; {switch_note(settings)}")
         return {**summary, "outcome": "promoted"}
     if passed:
         return {**summary, "outcome": "passed the gate; `foodbot model promote` serves it"}
@@ -206,7 +215,10 @@ async def _run_claimed(registry: RegistryStore, settings: Settings, key: str) ->
     except Exception as exc:
         _LOGGER.exception("nightly retrain %s failed", key)
         outcome = {"outcome": f"failed: {exc}"}
-    await registry.finish_run(key, outcome)
+    try:
+        await registry.finish_run(key, outcome)
+    except Exception:  # the database away: the run is done all the same; only its record is missing
+        _LOGGER.exception("could not record how the nightly retrain %s ended", key)
     _LOGGER.warning("nightly retrain %s: %s", key, outcome.get("outcome"))
 
 

@@ -24,15 +24,18 @@ async def _serve(worker: StreamWorker, settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    # A worker follows the registry when it is told where the database is (DATABASE_URL set): a worker
-    # on a GPU machine of its own has no database unless the host gives it one.
-    follows = settings.model_check_seconds > 0 and "database_url" in settings.model_fields_set
-    engine = make_engine(settings.database_url) if follows else None
+    # A worker reaches the registry when it is told where the database is (DATABASE_URL set): a worker on
+    # a GPU machine of its own has no database unless the host gives it one. Then it follows promotions
+    # (unless MODEL_CHECK_SECONDS=0) and, holding torch, may run the nightly retrain (unless RETRAIN_HOUR
+    # is empty).
+    has_database = "database_url" in settings.model_fields_set
+    engine = make_engine(settings.database_url) if has_database else None
     retrains: asyncio.Task[None] | None = None
-    if engine is not None:  # the registry's promoted bundle, fetched from the database, between batches
+    if engine is not None:
         registry = RegistryStore(make_sessionmaker(engine))
-        worker.watch = serving_watch(registry, settings, default_table())
-        if settings.retrain_hour is not None:  # a process that holds torch: it may run the nightly retrain
+        if settings.model_check_seconds > 0:
+            worker.watch = serving_watch(registry, settings, default_table())
+        if settings.retrain_hour is not None:
             retrains = asyncio.create_task(nightly(registry, settings, stop, claimer=worker.name))
     try:
         await worker.run(stop)

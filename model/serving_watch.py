@@ -70,13 +70,15 @@ class BundleWatch:
             if path is None:
                 return
             bundle = await asyncio.to_thread(load_bundle, path)
-            if bundle.id in (self.serving_id, *self._refused) or (
-                self._ready is not None and self._ready.bundle_id == bundle.id
-            ):
+            if bundle.id == self.serving_id:
+                self._ready = None  # promoted and rolled back before a batch took it: keep what serves
+                return
+            if bundle.id in self._refused or (self._ready is not None and self._ready.bundle_id == bundle.id):
                 return
             if bundle.meta.data_config != self._serving.bundle.meta.data_config:
                 _LOGGER.warning(
-                    "bundle %s preprocesses photos differently from %s: restart to serve it",
+                    "bundle %s preprocesses photos differently from %s: it serves from this process's "
+                    "next start",
                     bundle.id,
                     self.serving_id,
                 )

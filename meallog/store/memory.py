@@ -227,41 +227,6 @@ class MemoryStore(Store):
             )
             return [_view(row) for row in rows]
 
-    async def copy_examples(self, from_bundle: str, to_bundle: str) -> int:
-        """Give `to_bundle` the examples of `from_bundle` it lacks, embeddings as they are; how many.
-
-        Only for two bundles whose embeddings are the same (a head-only retrain keeps its parent's
-        network up to the features): switching between them then keeps everyone's memory at once,
-        where embedding taught photos again (`bot.reembed`) would take hours and miss `foodbot teach`.
-        """
-        async with self._write() as session:
-            have = {
-                (row.user_id, row.photo_unique_id, row.food_key, row.source, row.created_at)
-                for row in await session.scalars(
-                    select(MemoryExample).where(MemoryExample.bundle_id == to_bundle)
-                )
-            }
-            copied = 0
-            for row in await session.scalars(
-                select(MemoryExample).where(MemoryExample.bundle_id == from_bundle).order_by(MemoryExample.id)
-            ):
-                if (row.user_id, row.photo_unique_id, row.food_key, row.source, row.created_at) in have:
-                    continue
-                session.add(
-                    MemoryExample(
-                        user_id=row.user_id,
-                        food_key=row.food_key,
-                        embedding=row.embedding,
-                        bundle_id=to_bundle,
-                        source=row.source,
-                        photo_file_id=row.photo_file_id,
-                        photo_unique_id=row.photo_unique_id,
-                        created_at=row.created_at,
-                    )
-                )
-                copied += 1
-            return copied
-
     async def embedded_again(self, example: ExampleView, embedding: bytes, bundle_id: str) -> None:
         """Store `example` as embedded under `bundle_id` (a new row; the old one keeps its bundle)."""
         async with self._write() as session:

@@ -20,11 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
-from meallog.db.models import BundleFile, RegisteredBundle, RetrainRun
+from meallog.db.models import BundleFile, MemoryExample, RegisteredBundle, RetrainRun, User
 from meallog.store.base import Store
 
 #: The files of a bundle directory the registry keeps (the rest of a training run's folder is not served).
@@ -149,20 +150,23 @@ class RegistryStore(Store):
             return _record(row)
 
     async def promote(self, bundle_id: str) -> BundleRecord:
-        """Make the bundle the serving one; the one serving before retires. Raises `RegistryError` for an
-        unknown bundle."""
+        """Make the bundle the serving one; the one serving before retires, and when the two share their
+        embeddings everyone's memory of corrections is carried over in the same transaction. Raises
+        `RegistryError` for an unknown bundle or one whose files were dropped."""
         async with self._write() as session:
             await self._lock_all(session)
             row = await session.get(RegisteredBundle, bundle_id)
             if row is None:
                 raise RegistryError(f"no bundle {bundle_id} in the registry (foodbot model list)")
-            if await session.get(BundleFile, (bundle_id, "bundle.json")) is None:
-                raise RegistryError(
-                    f"{bundle_id} was refused and its files dropped; run foodbot retrain again"
-                )
+            has_files = select(BundleFile.name).where(BundleFile.bundle_id == bundle_id).limit(1)
+            if await session.scalar(has_files) is None:  # names only: the contents are megabytes
+                raise RegistryError(f"{bundle_id} was refused and its files dropped; retrain again")
+            before = await session.scalar(select(RegisteredBundle).where(RegisteredBundle.state == "serving"))
             await self._retire_serving(session, keep=bundle_id)
             row.state = "serving"
             row.promoted_at = self._now()
+            if before is not None:
+                await _carry_memory(session, _record(before), _record(row))
             return _record(row)
 
     async def rollback(self) -> BundleRecord:
@@ -182,6 +186,7 @@ class RegistryStore(Store):
             current.state = "retired"
             parent.state = "serving"
             parent.promoted_at = self._now()
+            await _carry_memory(session, _record(current), _record(parent))
             return _record(parent)
 
     async def drop_files(self, bundle_id: str) -> None:
@@ -241,3 +246,52 @@ class RegistryStore(Store):
             if row is not None:
                 row.finished_at = self._now()
                 row.outcome = outcome
+
+
+async def _carry_memory(session: AsyncSession, before: BundleRecord, after: BundleRecord) -> None:
+    """Copy the memory examples `after` lacks from `before` when both have the same embeddings (a
+    head-only retrain and its parent): one INSERT … SELECT in the promotion's transaction, so a bundle
+    never serves without the memory, and only of people who are still here (/forget meanwhile)."""
+    if before.id == after.id or embedding_space(before) != embedding_space(after):
+        return
+    old, new = aliased(MemoryExample), aliased(MemoryExample)
+    lacking = (
+        select(new.id)
+        .where(
+            new.bundle_id == after.id,
+            new.user_id == old.user_id,
+            new.food_key == old.food_key,
+            new.source == old.source,
+            new.created_at == old.created_at,
+            or_(
+                new.photo_unique_id == old.photo_unique_id,
+                and_(new.photo_unique_id.is_(None), old.photo_unique_id.is_(None)),
+            ),
+        )
+        .exists()
+    )
+    rows = (
+        select(
+            old.user_id,
+            old.food_key,
+            old.embedding,
+            literal(after.id),
+            old.source,
+            old.photo_file_id,
+            old.photo_unique_id,
+            old.created_at,
+        )
+        .join(User, User.id == old.user_id)
+        .where(old.bundle_id == before.id, ~lacking)
+    )
+    columns = [
+        MemoryExample.user_id,
+        MemoryExample.food_key,
+        MemoryExample.embedding,
+        MemoryExample.bundle_id,
+        MemoryExample.source,
+        MemoryExample.photo_file_id,
+        MemoryExample.photo_unique_id,
+        MemoryExample.created_at,
+    ]
+    await session.execute(insert(MemoryExample).from_select([c.key for c in columns], rows))

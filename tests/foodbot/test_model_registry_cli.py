@@ -45,3 +45,19 @@ def test_register_promote_list_and_roll_back(
     unknown = _foodbot(env, "promote", "no-such-bundle")
     assert unknown.returncode == 1 and "foodbot model list" in unknown.stderr
     assert _foodbot(env, "register", str(tmp_path)).returncode == 1
+
+
+def test_a_process_starts_on_the_promoted_bundle_and_looking_makes_no_database(
+    data_dir: Path, default_bundle: ModelBundle, pizza_bundle: ModelBundle, tmp_path: Path
+) -> None:
+    from bot.model_setup import configured_bundle, promoted_bundle_dir
+    from bot.settings import Settings
+
+    database = tmp_path / "bot.db"
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{database}", data_dir=data_dir)  # type: ignore[call-arg]
+    assert promoted_bundle_dir(settings) is None and not database.exists()
+    env = foodbot_env(data_dir, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    assert _foodbot(env, "register", str(pizza_bundle.path)).returncode == 0
+    assert configured_bundle(settings).id == default_bundle.id, "registered is not promoted"
+    assert _foodbot(env, "promote", pizza_bundle.id).returncode == 0
+    assert configured_bundle(settings).id == pizza_bundle.id, "a restart serves what was promoted"

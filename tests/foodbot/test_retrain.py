@@ -187,3 +187,31 @@ async def test_a_promoted_retrain_is_served_by_the_running_queue_with_memory_car
         assert len(await memory.every_example(summary["candidate"])) == 3, "memory carried over"
     finally:
         await queue.close()
+
+
+async def test_a_refused_candidate_is_not_gated_again_on_the_same_data(
+    registry: RegistryStore,
+    recognizer: Recognizer,
+    default_bundle: ModelBundle,
+    data_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import training.gate
+
+    real_decide = training.gate.decide
+    monkeypatch.setattr(training.gate, "decide", lambda *args: (False, real_decide(*args)[1]))
+    settings = _settings(data_dir, "sqlite://", model_check_seconds=0)
+    memory = MemoryStore(registry.sessions)
+    await _teach(memory, recognizer, _new_foods(default_bundle, 3)[1], PEOPLE)
+
+    first = await retrain_once(registry, settings, progress=lambda _line: None)
+    assert first["outcome"] == "refused by the gate"
+    again = await retrain_once(registry, settings, progress=lambda _line: None)
+    assert again["outcome"] == "same as an earlier candidate (refused)"
+    assert again["candidate"] == first["candidate"]
+    assert not any((data_dir / "models" / "candidates").glob("*/bundle.json")), "no copies left on disk"
+
+    off = _settings(data_dir, "sqlite://", model_check_seconds=0, memory_shared=False)
+    assert (await retrain_once(registry, off, progress=lambda _line: None))[
+        "outcome"
+    ] == "MEMORY_SHARED is off"

@@ -112,3 +112,15 @@ async def test_a_registry_that_cannot_be_read_keeps_the_model_serving(default_bu
         assert answer.error is None and answer.bundle_id == default_bundle.id
     finally:
         await queue.close()
+
+
+async def test_promoted_and_rolled_back_before_a_batch_keeps_what_serves(
+    served: tuple[InProcessQueue, Wanted, BundleWatch], default_bundle: ModelBundle, pizza_bundle: ModelBundle
+) -> None:
+    queue, wanted, watch = served
+    wanted.path = pizza_bundle.path
+    await watch.check()  # built aside, not yet taken
+    wanted.path = default_bundle.path  # rolled back meanwhile
+    await watch.check()
+    assert watch.take() is None
+    assert (await queue.recognize(photo("coffee.png"))).bundle_id == default_bundle.id

@@ -89,8 +89,10 @@ async def test_the_nightly_retrain_is_claimed_by_one_process(
 async def test_a_head_only_child_shares_its_parents_memory_on_promotion_and_rollback(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
+    from meallog.store.account import AccountStore
     from meallog.store.memory import MemoryStore
     from meallog.store.registry import embedding_space
+    from tests.meallog.store.conftest import TABLE
 
     registry, memory = RegistryStore(sessions), MemoryStore(sessions)
     parent = await registry.register(_bundle(tmp_path, "parent", b"0"), parent_id=None, state="serving")
@@ -103,12 +105,18 @@ async def test_a_head_only_child_shares_its_parents_memory_on_promotion_and_roll
 
     await memory.teach(7, "mandarin", b"\x01\x02", "parent", photo_unique_id="u1")
     await memory.teach(8, "mandarin", b"\x03\x04", "parent")
-    assert await memory.copy_examples("parent", "child") == 2
-    assert await memory.copy_examples("parent", "child") == 0, "copied once"
+    await memory.teach(9, "kiwi", b"\x05\x06", "parent")
+    await AccountStore(sessions, TABLE).forget_user(9)
+    await registry.promote("child")
+    await registry.rollback()
+    await registry.promote("child")
     assert {(e.user_id, e.embedding) for e in await memory.every_example("child")} == {
         (7, b"\x01\x02"),
         (8, b"\x03\x04"),
-    }
+    }, "carried over once, and not a forgotten person's"
+    other = await registry.register(_bundle(tmp_path, "other", b"2"), parent_id="child")
+    await registry.promote(other.id)
+    assert await memory.every_example("other") == [], "another network's embeddings are not its own"
 
 
 async def test_a_refused_candidates_files_go_and_it_cannot_be_promoted(
