@@ -14,7 +14,7 @@ import sqlite3
 import sys
 from datetime import datetime, timedelta
 from secrets import token_urlsafe
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot, Update
@@ -69,7 +69,7 @@ from bot.reembed import REEMBED_JOB, reembed
 from bot.schedule import schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
-from bot.telegram_io import RetryingRequest, message_budget
+from bot.telegram_io import MessageBudget, RetryingRequest, message_budget
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.food_index import FoodIndexError, ensure_food_index, open_food_index
 from meallog.memory.recall import Recall
@@ -88,6 +88,9 @@ from model.metrics import serve_metrics
 from model.queue import InProcessQueue, RecognitionQueue
 from model.redis_queue import RedisQueue
 
+if TYPE_CHECKING:
+    from bot.shared_budget import SharedPace
+
 _LOGGER = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong on my side. Please try again."
@@ -103,6 +106,24 @@ MEAL_PATTERN = pattern({Action.REOPEN, Action.WHEN, Action.MOVE, Action.TYPE_TIM
 FORGET_PATTERN = pattern({Action.FORGET_YES, Action.FORGET_NO})
 
 
+def shared_pace(settings: Settings) -> SharedPace | None:
+    """The token's message budget shared by every replica through Redis (`bot.shared_budget`), when the
+    bot uses Redis (QUEUE_URL); else None, and this process paces itself."""
+    if not settings.queue_url.startswith(("redis://", "rediss://", "unix://")):
+        return None
+    from redis.asyncio import Redis
+
+    from bot.shared_budget import SharedPace
+
+    assert settings.telegram_bot_token is not None
+    return SharedPace(
+        Redis.from_url(settings.queue_url, socket_timeout=10, socket_connect_timeout=5),
+        settings.telegram_bot_token.get_secret_value(),
+        MessageBudget.free_per_second(settings.telegram_rate_limit),
+        prefix=settings.queue_prefix,
+    )
+
+
 def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
     """The bot's Application: handlers registered, resources made when it initializes."""
     if settings.telegram_bot_token is None:
@@ -116,7 +137,13 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .request(RetryingRequest())
-        .rate_limiter(message_budget(settings.telegram_rate_limit, paid=settings.telegram_paid_broadcast))
+        .rate_limiter(
+            message_budget(
+                settings.telegram_rate_limit,
+                paid=settings.telegram_paid_broadcast,
+                shared=shared_pace(settings),
+            )
+        )
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)

@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from telegram import Bot
@@ -32,6 +32,9 @@ from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 from telegram.request import HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
+
+if TYPE_CHECKING:  # Redis is imported only by a bot that shares its budget (`bot.shared_budget`)
+    from bot.shared_budget import SharedPace
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -166,19 +169,32 @@ class MessageBudget(BaseRateLimiter[int]):
     """
 
     def __init__(
-        self, per_second: float, *, paid: bool = False, max_retries: int = RATE_LIMITER_RETRIES
+        self,
+        per_second: float,
+        *,
+        paid: bool = False,
+        max_retries: int = RATE_LIMITER_RETRIES,
+        shared: SharedPace | None = None,
     ) -> None:
-        self._free = Pace(max(1, math.floor(per_second * HEADROOM)))
+        self._free: Pace | SharedPace = shared or Pace(self.free_per_second(per_second))
+        self._shared = shared
         self._paid = Pace(PAID_PER_SECOND) if paid else None
         self._max_retries = max_retries
         self._flowing = asyncio.Event()
         self._flowing.set()
 
+    @staticmethod
+    def free_per_second(per_second: float) -> int:
+        """Messages a second the free window lets through: `HEADROOM` of Telegram's limit."""
+        return max(1, math.floor(per_second * HEADROOM))
+
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
-        """Nothing to close."""
+        """Close the shared budget's Redis connection, if there is one."""
+        if self._shared is not None:
+            await self._shared.close()
 
     async def process_request(
         self,
@@ -206,6 +222,8 @@ class MessageBudget(BaseRateLimiter[int]):
                     raise
                 wait = retry_seconds(exc) + 0.1
                 _LOGGER.info("Telegram asks to wait %.1f s (429); every message waits", wait)
+                if self._shared is not None:  # every replica of this token waits, not this one only
+                    await self._shared.pause(wait)
                 self._flowing.clear()
                 try:
                     await asyncio.sleep(wait)
@@ -222,9 +240,12 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-def message_budget(messages_per_second: float, *, paid: bool = False) -> MessageBudget:
-    """Sends and edits paced at 95 % of `messages_per_second` in any one second (`Pace`)."""
-    return MessageBudget(messages_per_second, paid=paid)
+def message_budget(
+    messages_per_second: float, *, paid: bool = False, shared: SharedPace | None = None
+) -> MessageBudget:
+    """Sends and edits paced at 95 % of `messages_per_second` in any one second (`Pace`), across every
+    process of the token when `shared` (`bot.shared_budget`)."""
+    return MessageBudget(messages_per_second, paid=paid, shared=shared)
 
 
 @asynccontextmanager
