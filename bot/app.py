@@ -7,13 +7,13 @@ very same Application against a loopback Bot API server by changing `TELEGRAM_AP
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import logging
 import signal
 import sqlite3
 import sys
 from datetime import datetime, timedelta
-from secrets import token_urlsafe
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -348,6 +348,21 @@ def prepare_storage(settings: Settings) -> str | None:
     return None
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram sends with every update: WEBHOOK_SECRET, else one derived from the token.
+
+    Without a secret anyone who finds the URL could post updates in any person's name, so there always
+    is one. Derived, not random: every replica behind the load balancer computes the same one and calls
+    setWebhook with the same parameters, where a random secret per replica would lock the others out
+    (each setWebhook replacing the secret the others check). Nobody without the token can derive it.
+    """
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    assert settings.telegram_bot_token is not None
+    token = settings.telegram_bot_token.get_secret_value()
+    return hashlib.sha256(f"foodbot webhook secret\0{token}".encode()).hexdigest()
+
+
 def run_bot(settings: Settings) -> int:
     """`foodbot run`: check the token, migrate, then serve until SIGINT/SIGTERM. Returns the exit status.
 
@@ -371,9 +386,7 @@ def run_bot(settings: Settings) -> int:
         )
         return 0
     host, port = settings.webhook_address
-    # Without a secret anyone who finds the URL could post updates in any person's name, so one is always
-    # set: WEBHOOK_SECRET, or a fresh random one that setWebhook hands to Telegram at every start.
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else token_urlsafe(32)
+    secret = webhook_secret(settings)
     _LOGGER.info("serving webhook %s on %s:%d", settings.webhook_url, host, port)
     app.run_webhook(
         listen=host,

@@ -132,3 +132,22 @@ def test_webhook_settings_give_the_listener_and_the_path() -> None:
     )
     assert settings.webhook_address == ("::1", 9000)
     assert settings.webhook_path == "telegram/hook"
+
+
+def test_replicas_without_a_configured_secret_agree_on_one_no_one_else_can_guess() -> None:
+    from bot.app import webhook_secret
+
+    def replica(token: str, secret: str | None = None) -> Settings:
+        values: dict[str, object] = {
+            "telegram_bot_token": token,
+            "webhook_url": "https://bot.example.com/hook",
+        }
+        if secret is not None:
+            values["webhook_secret"] = secret
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg,arg-type]
+
+    first, second = webhook_secret(replica("123:abc")), webhook_secret(replica("123:abc"))
+    assert first == second, "every replica sets and checks the same secret"
+    assert webhook_secret(replica("123:other")) != first and "abc" not in first
+    assert all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in first) and 1 <= len(first) <= 256
+    assert webhook_secret(replica("123:abc", "mine")) == "mine"
