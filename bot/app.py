@@ -65,6 +65,7 @@ from bot.journal import (
 )
 from bot.lanes import Lanes
 from bot.model_setup import configured_bundle, make_recognizer, serving_watch
+from bot.readiness import Readiness, database_check, head_revision, redis_check
 from bot.reembed import REEMBED_JOB, reembed
 from bot.schedule import schedule_summaries
 from bot.services import SERVICES_KEY, Services
@@ -96,6 +97,7 @@ _LOGGER = logging.getLogger(__name__)
 SORRY = "Sorry, something went wrong on my side. Please try again."
 SWEEP_JOB = "update-journal"
 REPORTER_KEY = "foodbot.error_reporter"
+READINESS_KEY = "foodbot.readiness"
 #: Updates handled at once. Most of them wait (a person's photos in their lane, a slot for the model),
 #: and a waiting update costs little; a low cap would make a button press wait behind a burst of photos.
 CONCURRENT_UPDATES = 4096
@@ -146,6 +148,7 @@ def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any
         )
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -228,6 +231,15 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         serve_metrics(settings.metrics_port)
     app.bot_data["engine"] = engine
     sessions = make_sessionmaker(engine)
+    if settings.ready_address is not None:
+        checks = {"database": database_check(engine, head_revision())}
+        if settings.queue_url:
+            checks["queue"] = redis_check(settings.queue_url)
+        readiness = Readiness(checks)
+        host, port = settings.ready_address
+        port = await readiness.start(host, port)
+        app.bot_data[READINESS_KEY] = readiness
+        _LOGGER.info("readiness on http://%s:%d/ready", host, port)
     if isinstance(queue, InProcessQueue) and settings.model_check_seconds > 0:
         queue.follow(serving_watch(RegistryStore(sessions), settings, table))
     lanes = Lanes(backlog=settings.photo_backlog, slots=RECOGNITION_SLOTS)
@@ -280,7 +292,17 @@ async def _post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     await app.bot.set_my_commands(COMMANDS)
 
 
+async def _post_stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stopping (SIGTERM): not ready any more, so a load balancer that asks sends no more updates."""
+    readiness: Readiness | None = app.bot_data.get(READINESS_KEY)
+    if readiness is not None:
+        readiness.draining = True
+
+
 async def _post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    readiness: Readiness | None = app.bot_data.get(READINESS_KEY)
+    if readiness is not None:
+        await readiness.close()
     services: Services | None = app.bot_data.get(SERVICES_KEY)
     if services is not None:
         await services.queue.close()

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     retrain_min_examples: int = Field(default=50, ge=1, le=10_000_000)
     retrain_per_person: int = Field(default=20, ge=1, le=10_000)
     retrain_photos: Path = Path("bench/data/food_photos")
+    ready_listen: str = ""
 
     @field_validator(
         "telegram_bot_token",
@@ -95,6 +96,22 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 127.0.0.1:8443")
         return value.strip()
+
+    @field_validator("ready_listen")
+    @classmethod
+    def _ready_host_and_port(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if value.strip() and (not host or not port.isdigit() or not 0 <= int(port) < 65536):
+            raise ValueError("READY_LISTEN must be host:port, e.g. 127.0.0.1:8081, or empty")
+        return value.strip()
+
+    @property
+    def ready_address(self) -> tuple[str, int] | None:
+        """READY_LISTEN as (host, port), or None when the readiness endpoint is off."""
+        if not self.ready_listen:
+            return None
+        host, _, port = self.ready_listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
     @property
     def webhook_address(self) -> tuple[str, int]:
