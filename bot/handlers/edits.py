@@ -16,6 +16,8 @@ from bot.handlers.cards import card_view, edit_message, send_card
 from bot.handlers.common import Context, sender
 from bot.handlers.text import missing_note, typed_meal
 from meallog.db.models import MealStatus
+from meallog.store.items import MAX_ITEMS
+from meallog.store.meals import TooManyItems
 
 SAVED = "That meal is saved already, so your edit didn't change it. Change it from /history."
 NOT_FOLLOWED = (
@@ -44,16 +46,22 @@ async def on_edit(update: Update, context: Context) -> None:
         return
     if (note := missing_note(typed.missing)) is not None:
         await message.reply_text(note, parse_mode=ParseMode.HTML)
-    if caption_of is not None:  # a photo's caption: its name, and the foods it names
-        updated = await svc.meals.set_caption(meal.id, person.id, message.caption)
-        if updated is not None:
+    try:
+        if caption_of is not None:  # a photo's caption: its name, and the foods it names
+            updated = await svc.meals.set_caption(meal.id, person.id, message.caption)
+            if updated is not None:
+                updated = await svc.meals.replace_message_items(
+                    meal.id, person.id, message.message_id, typed.items
+                )
+        elif meal.source_message_id == message.message_id:  # the meal this message made
+            updated = await svc.meals.replace_items(meal.id, person.id, typed.items, meal.caption)
+        else:  # the foods this message added to a meal that was open
             updated = await svc.meals.replace_message_items(
                 meal.id, person.id, message.message_id, typed.items
             )
-    elif meal.source_message_id == message.message_id:  # the meal this message made
-        updated = await svc.meals.replace_items(meal.id, person.id, typed.items, meal.caption)
-    else:  # the foods this message added to a meal that was open
-        updated = await svc.meals.replace_message_items(meal.id, person.id, message.message_id, typed.items)
+    except TooManyItems:
+        await message.reply_text(f"A meal holds at most {MAX_ITEMS} foods, so your edit didn't change it.")
+        return
     if updated is None:
         return
     if updated.card_chat_id is None or updated.card_message_id is None:

@@ -17,7 +17,6 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC
 
 from telegram import File, Message, Update
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.clock import now_of
@@ -175,9 +174,7 @@ async def _reply(
         items.append(NewItem(food.key, row.portion_g, source="model", confidence=food.confidence))
     if message.caption:
         typed = typed_meal(message.caption, who.table, caption_of=message.message_id)
-        if isinstance(typed, str):  # "9 kg rice": the amount is refused, the model's foods stay
-            await message.reply_text(typed, parse_mode=ParseMode.HTML)
-        else:
+        if not isinstance(typed, str):  # a caption is never refused: "Paris 2024" is a title, not 2 kg
             items = with_caption_foods(items, typed.items)
     meal = await svc.meals.start_draft(
         who.person.id,
