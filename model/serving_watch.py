@@ -85,6 +85,9 @@ class BundleWatch:
                 self._refused.add(bundle.id)
                 return
             recognizer = await asyncio.to_thread(self._build, bundle)
+            still = await self._wanted()  # rolled back while it was being built: not this one after all
+            if still is None or (await asyncio.to_thread(load_bundle, still)).id != bundle.id:
+                return
         except (OSError, BundleError, ValueError) as exc:
             _LOGGER.warning("could not load the bundle to serve: %s", exc)
             return

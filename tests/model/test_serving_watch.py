@@ -115,12 +115,37 @@ async def test_a_registry_that_cannot_be_read_keeps_the_model_serving(default_bu
 
 
 async def test_promoted_and_rolled_back_before_a_batch_keeps_what_serves(
-    served: tuple[InProcessQueue, Wanted, BundleWatch], default_bundle: ModelBundle, pizza_bundle: ModelBundle
+    default_bundle: ModelBundle, pizza_bundle: ModelBundle
 ) -> None:
-    queue, wanted, watch = served
+    wanted = Wanted()
+    watch = BundleWatch(wanted, _build, every_s=3600)  # only the checks below look
+    queue = InProcessQueue(lambda: _build(default_bundle))
+    queue.follow(watch)
+    await queue.start()
+    try:
+        wanted.path = pizza_bundle.path
+        await watch.check()  # built aside, not yet taken
+        wanted.path = default_bundle.path  # rolled back meanwhile
+        await watch.check()
+        assert watch.take() is None
+        assert (await queue.recognize(photo("coffee.png"))).bundle_id == default_bundle.id
+    finally:
+        await queue.close()
+
+
+async def test_a_bundle_rolled_back_while_it_was_built_is_not_taken(
+    default_bundle: ModelBundle, pizza_bundle: ModelBundle
+) -> None:
+    wanted = Wanted()
+
+    def build_then_roll_back(bundle: ModelBundle) -> Recognizer:
+        recognizer = _build(bundle)
+        wanted.path = default_bundle.path  # the rollback lands while the load is under way
+        return recognizer
+
+    watch = BundleWatch(wanted, build_then_roll_back, every_s=3600)
+    watch.start(_build(default_bundle))
     wanted.path = pizza_bundle.path
-    await watch.check()  # built aside, not yet taken
-    wanted.path = default_bundle.path  # rolled back meanwhile
     await watch.check()
     assert watch.take() is None
-    assert (await queue.recognize(photo("coffee.png"))).bundle_id == default_bundle.id
+    await watch.close()
