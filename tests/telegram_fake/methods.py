@@ -23,12 +23,14 @@ from tests.telegram_fake.media import (
     photo_ladder,
 )
 from tests.telegram_fake.state import ApiError, Chat, FakeMessage, UploadedFile, World, bad_request
+from tests.telegram_fake.webhook import DEFAULT_MAX_CONNECTIONS
 
 #: Telegram's own limits, written here on purpose rather than imported from `meallog.text_fit`: the fake
 #: checks the bot against Telegram, so it must not share the bot's idea of the limit.
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+MAX_WEBHOOK_CONNECTIONS = 100
 MAX_CALLBACK_DATA = 64
 CHAT_ACTIONS = frozenset(
     {
@@ -462,6 +464,20 @@ def delete_my_commands(world: World, params: Params) -> bool:
     return True
 
 
+def _webhook_max_connections(params: Params) -> int:
+    """setWebhook's ``max_connections``: an integer 1..100, 40 when left out. Refused otherwise rather
+    than clamped, so a bot that asks for an impossible value hears about it in tests."""
+    value = params.get("max_connections")
+    if value is None or value == "":
+        return DEFAULT_MAX_CONNECTIONS
+    if isinstance(value, bool) or not re.fullmatch(r"-?[0-9]+", str(value).strip()):
+        raise bad_request("bad webhook: max_connections must be an integer")
+    number = int(str(value).strip())
+    if not 1 <= number <= MAX_WEBHOOK_CONNECTIONS:
+        raise bad_request(f"bad webhook: max_connections must be between 1 and {MAX_WEBHOOK_CONNECTIONS}")
+    return number
+
+
 def set_webhook(world: World, params: Params) -> bool:
     url = str(params.get("url") or "")
     if url and not url.startswith("https://"):
@@ -469,10 +485,21 @@ def set_webhook(world: World, params: Params) -> bool:
     secret = str(params.get("secret_token") or "")
     if secret and not _SECRET_TOKEN.fullmatch(secret):
         raise bad_request("bad webhook: secret token contains unallowed characters")
+    max_connections = _webhook_max_connections(params)
     if _bool(params, "drop_pending_updates"):
         world.updates.clear()
     allowed = _object(params, "allowed_updates")
-    world.webhook = {"url": url, "allowed_updates": allowed, "secret_token": secret} if url else {}
+    world.webhook = (
+        {
+            "url": url,
+            "allowed_updates": allowed,
+            "secret_token": secret,
+            "max_connections": max_connections,
+        }
+        if url
+        else {}
+    )
+    world.notify()  # the webhook sender starts posting what is pending now, not on its next timeout
     return True
 
 
@@ -480,6 +507,7 @@ def delete_webhook(world: World, params: Params) -> bool:
     if _bool(params, "drop_pending_updates"):
         world.updates.clear()
     world.webhook = {}
+    world.notify()
     return True
 
 
@@ -489,7 +517,7 @@ def get_webhook_info(world: World, params: Params) -> dict[str, Any]:
         "has_custom_certificate": False,
         "pending_update_count": len(world.updates),
     }
-    for key in ("allowed_updates", "last_error_date", "last_error_message"):
+    for key in ("max_connections", "allowed_updates", "last_error_date", "last_error_message"):
         if world.webhook.get(key):
             info[key] = world.webhook[key]
     return info

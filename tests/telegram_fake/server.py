@@ -191,6 +191,12 @@ class FakeTelegram:
         return self._webhook.deliveries
 
     @property
+    def webhook_sender(self) -> WebhookSender:
+        """What posts the webhook updates: its ``max_in_flight`` (the most posts in flight at once, for
+        benchmarks) and ``timeout_s`` (how long one post may take before it counts as failed)."""
+        return self._webhook
+
+    @property
     def base_url(self) -> str:
         """The root, e.g. ``http://127.0.0.1:PORT`` (what TELEGRAM_API_BASE_URL is set to)."""
         if self._port is None:
