@@ -7,7 +7,6 @@ very same Application against a loopback Bot API server by changing `TELEGRAM_AP
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import html
 import logging
 import signal
@@ -29,6 +28,7 @@ from telegram.ext import (
     TypeHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot.callbacks import Action, pattern
 from bot.clock import CLOCK_KEY, clock_of
@@ -70,7 +70,9 @@ from bot.reembed import REEMBED_JOB, reembed
 from bot.schedule import schedule_summaries
 from bot.services import SERVICES_KEY, Services
 from bot.settings import Settings
+from bot.telegram_bot import FoodBot
 from bot.telegram_io import MessageBudget, RetryingRequest, message_budget
+from bot.webhook import ServeOnlyBot, registration, serves_only
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.food_index import FoodIndexError, ensure_food_index, open_food_index
 from meallog.memory.recall import Recall
@@ -126,26 +128,37 @@ def shared_pace(settings: Settings) -> SharedPace | None:
     )
 
 
-def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The bot's Application: handlers registered, resources made when it initializes."""
+def make_bot(settings: Settings) -> FoodBot[int]:
+    """The bot exactly as ApplicationBuilder would build it from the token, both URLs, `RetryingRequest`
+    and the message budget (its getUpdates request is the builder's default: HTTPXRequest with one
+    connection). Built here rather than by the builder so that a replica that serves a webhook it does
+    not register (WEBHOOK_REGISTER=false) gets a `ServeOnlyBot` instead: PTB has no option to skip
+    setWebhook. `tests/bot/test_webhook_register.py` checks that it matches the builder's."""
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     root = settings.telegram_api_base_url.rstrip("/")
+    kind: type[FoodBot[int]] = ServeOnlyBot if serves_only(settings) else FoodBot
+    return kind(
+        token=settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        request=RetryingRequest(),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=message_budget(
+            settings.telegram_rate_limit,
+            paid=settings.telegram_paid_broadcast,
+            shared=shared_pace(settings),
+        ),
+    )
+
+
+def build_application(settings: Settings) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The bot's Application: handlers registered, resources made when it initializes."""
     app = (
         ApplicationBuilder()
         .application_class(JournaledApplication)
         .update_queue(JournalQueue())
-        .token(settings.telegram_bot_token.get_secret_value())
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
-        .request(RetryingRequest())
-        .rate_limiter(
-            message_budget(
-                settings.telegram_rate_limit,
-                paid=settings.telegram_paid_broadcast,
-                shared=shared_pace(settings),
-            )
-        )
+        .bot(make_bot(settings))
         .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_stop(_post_stop)
@@ -370,27 +383,14 @@ def prepare_storage(settings: Settings) -> str | None:
     return None
 
 
-def webhook_secret(settings: Settings) -> str:
-    """The secret Telegram sends with every update: WEBHOOK_SECRET, else one derived from the token.
-
-    Without a secret anyone who finds the URL could post updates in any person's name, so there always
-    is one. Derived, not random: every replica behind the load balancer computes the same one and calls
-    setWebhook with the same parameters, where a random secret per replica would lock the others out
-    (each setWebhook replacing the secret the others check). Nobody without the token can derive it.
-    """
-    if settings.webhook_secret is not None:
-        return settings.webhook_secret.get_secret_value()
-    assert settings.telegram_bot_token is not None
-    token = settings.telegram_bot_token.get_secret_value()
-    return hashlib.sha256(f"foodbot webhook secret\0{token}".encode()).hexdigest()
-
-
 def run_bot(settings: Settings) -> int:
     """`foodbot run`: check the token, migrate, then serve until SIGINT/SIGTERM. Returns the exit status.
 
     With WEBHOOK_URL set, Telegram posts updates to it (a TLS-terminating proxy forwards them to
-    WEBHOOK_LISTEN); otherwise the bot long-polls. Pending updates are never dropped in either mode: a
-    photo sent while the bot was down is still answered.
+    WEBHOOK_LISTEN), and the bot registers it at start unless WEBHOOK_REGISTER=false (then `foodbot
+    webhook set` has registered it once for every replica, with the same `registration`); otherwise the
+    bot long-polls. Pending updates are never dropped in either mode: a photo sent while the bot was
+    down is still answered.
     """
     problem = asyncio.run(check_token(settings))
     if problem is not None:
@@ -408,16 +408,17 @@ def run_bot(settings: Settings) -> int:
         )
         return 0
     host, port = settings.webhook_address
-    secret = webhook_secret(settings)
-    _LOGGER.info("serving webhook %s on %s:%d", settings.webhook_url, host, port)
+    wanted = registration(settings)
+    _LOGGER.info("serving webhook %s on %s:%d", wanted.url, host, port)
     app.run_webhook(
         listen=host,
         port=port,
         url_path=settings.webhook_path,
-        webhook_url=settings.webhook_url,
-        secret_token=secret,
-        allowed_updates=Update.ALL_TYPES,
+        webhook_url=wanted.url,
+        secret_token=wanted.secret_token,
+        allowed_updates=list(wanted.allowed_updates),
+        max_connections=wanted.max_connections,
         stop_signals=stop_signals,
-        drop_pending_updates=False,
+        drop_pending_updates=wanted.drop_pending_updates,
     )
     return 0

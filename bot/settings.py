@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0:8443"
+    webhook_register: bool = True
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
     admin_chat_id: int | None = None
     update_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
     photo_backlog: int = Field(default=50, ge=1, le=10_000)

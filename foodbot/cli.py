@@ -2,6 +2,7 @@
 
 foodbot run                          the bot (migrates the database first)
 foodbot migrate                      upgrade the database to the newest schema
+foodbot webhook set|info|delete      register WEBHOOK_URL once for all replicas, show it, remove it
 foodbot bench                        measure recognition speed on this machine
 foodbot worker                       serve recognition jobs from Redis (QUEUE_URL)
 foodbot predict IMAGE...             recognize food in photos and print portions and macros
@@ -17,7 +18,7 @@ foodbot teach PHOTO FOOD --user ID   teach a person's memory that a photo shows 
 foodbot evaluate-memory DIR          how well memory names later photos of taught foods
 
 train, evaluate and export-corrections are added by `foodbot.training_commands`, teach and
-evaluate-memory by `foodbot.memory_commands`.
+evaluate-memory by `foodbot.memory_commands`, webhook by `foodbot.webhook_command`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from bot.settings import Settings
-from foodbot import memory_commands, model_commands, retrain_command, training_commands
+from foodbot import memory_commands, model_commands, retrain_command, training_commands, webhook_command
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("run", help="run the bot (migrates the database first)")
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
+    webhook_command.add_commands(sub)
 
     bench = sub.add_parser("bench", help="measure recognition speed on this machine")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
@@ -195,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         upgrade_database(settings.database_url)
         print("Database is up to date.")
         return 0
+    if args.command == webhook_command.COMMAND:
+        return webhook_command.run(args, settings)
     if args.command == "predict":
         from foodbot.predict_command import run_predict
 

@@ -135,7 +135,7 @@ def test_webhook_settings_give_the_listener_and_the_path() -> None:
 
 
 def test_replicas_without_a_configured_secret_agree_on_one_no_one_else_can_guess() -> None:
-    from bot.app import webhook_secret
+    from bot.webhook import webhook_secret
 
     def replica(token: str, secret: str | None = None) -> Settings:
         values: dict[str, object] = {
