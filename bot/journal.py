@@ -28,12 +28,14 @@ from datetime import datetime, timedelta
 from secrets import token_hex
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
 
 from bot.lanes import Lanes
+from meallog.db.engine import is_transient
 from meallog.store.updates import KEEP, UpdateStore
 
 _LOGGER = logging.getLogger(__name__)
@@ -71,13 +73,15 @@ def process_name() -> str:
 
 
 def may_pass(error: BaseException) -> bool:
-    """Whether trying the whole update again later can help: Telegram, the network or the database
-    were away for a moment. A 400 (the request itself is wrong) cannot, nor can a bug."""
+    """Whether trying the whole update again later can help: Telegram, the network, the database or the
+    queue's Redis were away for a moment. A 400 (the request itself is wrong) cannot, nor can a bug."""
     if isinstance(error, BadRequest):
         return False
-    if isinstance(error, NetworkError | RetryAfter | ConnectionError | TimeoutError | OperationalError):
+    if isinstance(error, NetworkError | RetryAfter | ConnectionError | TimeoutError):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if isinstance(error, RedisConnectionError | RedisTimeoutError):  # the queue's Redis away a moment
+        return True
+    return is_transient(error)
 
 
 def note_failure(error: BaseException) -> None:

@@ -40,6 +40,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackContext
 
 from bot.clock import clock_of, now_of
+from bot.sent_record import record_sent
 from bot.telegram_io import retry_seconds
 from meallog.store.my_foods import MyFoodStore
 from meallog.store.summaries import SummaryStore
@@ -160,7 +161,7 @@ class SummaryScheduler:
                     await asyncio.wait_for(done.wait(), timeout=0.25)
                 batch = finished[:]
                 del finished[: len(batch)]
-                await self._summaries.finish_summaries(batch, now)
+                await self._finish(batch, now)
 
         recorder = asyncio.create_task(record())
         try:
@@ -170,11 +171,17 @@ class SummaryScheduler:
         finally:
             done.set()
             await recorder
-        await self._summaries.finish_summaries(finished, now)
+        await self._finish(finished, now)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return report
+
+    async def _finish(self, outcomes: list[SummaryOutcome], now: datetime) -> None:
+        """Record what became of summaries that went out (or not): through a database blip
+        (`bot.sent_record`), since a claim left unfinished is sent again once its lease runs out."""
+        if outcomes:
+            await record_sent(lambda: self._summaries.finish_summaries(outcomes, now), "sent summaries")
 
     async def _prepare(
         self, claims: list[SummaryClaim], now: datetime, report: TickReport

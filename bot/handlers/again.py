@@ -17,7 +17,7 @@ from telegram.error import BadRequest
 
 from bot.callbacks import Action, pattern
 from bot.clock import now_of
-from bot.handlers.cards import card_view, send_card, send_missing_card
+from bot.handlers.cards import card_view, record_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.presses import ALREADY_DONE, STALE, MenuPress, menu_press
 from bot.journal import tried_before
@@ -134,7 +134,7 @@ async def _log_again(found: MenuPress, context: Context) -> None:
     text, keyboard = card_view(meal, svc)
     await found.edit(context, text, keyboard)
     if meal.card_message_id is None:
-        await svc.meals.set_card(meal.id, found.chat_id, found.message_id)
+        await record_card(svc, meal.id, found.chat_id, found.message_id)
 
 
 async def _star(found: MenuPress, context: Context) -> None:

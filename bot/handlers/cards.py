@@ -10,6 +10,7 @@ from telegram.error import BadRequest
 
 from bot.handlers.common import Context
 from bot.keyboards import card_keyboard, saved_card_keyboard
+from bot.sent_record import record_sent
 from bot.services import Services
 from meallog.db.models import MealStatus
 from meallog.render import meal_card
@@ -46,8 +47,14 @@ async def send_card(context: Context, chat_id: int, meal: MealView, svc: Service
     message: Message = await context.bot.send_message(
         chat_id, text, parse_mode=ParseMode.HTML, reply_markup=keyboard
     )
-    await svc.meals.set_card(meal.id, chat_id, message.message_id)
+    await record_card(svc, meal.id, chat_id, message.message_id)
     return message
+
+
+async def record_card(svc: Services, meal_id: int, chat_id: int, message_id: int) -> None:
+    """Remember the message that is now the meal's card: through a database blip (`bot.sent_record`),
+    since a retried update sends a card again for a meal that has none recorded."""
+    await record_sent(lambda: svc.meals.set_card(meal_id, chat_id, message_id), f"the card of meal {meal_id}")
 
 
 async def send_missing_card(

@@ -20,7 +20,7 @@ from telegram import File, Message, Update
 from telegram.error import BadRequest
 
 from bot.clock import now_of
-from bot.handlers.cards import card_view, edit_message, send_card, send_missing_card
+from bot.handlers.cards import card_view, edit_message, record_card, send_card, send_missing_card
 from bot.handlers.common import Context, Sender, sender
 from bot.handlers.text import typed_meal
 from bot.journal import tried_before
@@ -193,4 +193,4 @@ async def _reply(
         return
     text, keyboard = card_view(meal, svc)
     await edit_message(context, note.chat_id, note.message_id, text, keyboard)
-    await svc.meals.set_card(meal.id, note.chat_id, note.message_id)
+    await record_card(svc, meal.id, note.chat_id, note.message_id)

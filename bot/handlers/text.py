@@ -15,7 +15,14 @@ from telegram.constants import ParseMode
 from bot.callbacks import Press, number_arg
 from bot.clock import now_of
 from bot.handlers.again import again_from_text
-from bot.handlers.cards import edit_message, remove_card, retire_card, send_card, send_missing_card
+from bot.handlers.cards import (
+    edit_message,
+    record_card,
+    remove_card,
+    retire_card,
+    send_card,
+    send_missing_card,
+)
 from bot.handlers.common import Context, Sender, moved_on
 from bot.journal import tried_before
 from bot.keyboards import search_keyboard, split_keyboard
@@ -126,7 +133,7 @@ async def _search(who: Sender, context: Context, meal: MealView, item_id: int) -
         parse_mode=ParseMode.HTML,
         reply_markup=search_keyboard(meal, item_id, foods),
     )
-    await svc.meals.set_card(meal.id, message.chat_id, result.message_id)
+    await record_card(svc, meal.id, message.chat_id, result.message_id)
 
 
 @dataclass(frozen=True, slots=True)

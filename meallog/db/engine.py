@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -83,3 +84,16 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (the meal log turns them into views)."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error may pass on its own, so that the same work tried again can succeed.
+
+    The connection was lost (its server restarted or failed over, an administrator cut it), or the
+    driver's state went with it (asyncpg's "another operation is in progress" on a connection cut in the
+    middle of a statement): the pool hands out a fresh connection next time. A wrong statement or a
+    broken constraint is not transient: trying it again gives the same answer.
+    """
+    if isinstance(error, OperationalError | InterfaceError | InternalError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
