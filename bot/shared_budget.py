@@ -59,14 +59,19 @@ class SharedPace:
         self._limits = (per_second, 1_000_000, max(1, math.ceil(per_second / 15)), 1_000_000 // 15)
         self._redis = redis
         self._script: Any = redis.register_script(_ACQUIRE)
+        #: One claim at a time from this process, first come first served (as `Pace` does): hundreds of
+        #: messages waiting at once would otherwise each hold a Redis connection and poll on its own.
+        self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
         """Wait until one more send fits the shared windows and no shared pause holds; count it."""
-        while True:
-            wait_us = int(await self._script(keys=list(self.keys), args=[*self._limits, uuid.uuid4().hex]))
-            if wait_us <= 0:
-                return
-            await asyncio.sleep(wait_us / 1_000_000)
+        async with self._turn:
+            while True:
+                args = [*self._limits, uuid.uuid4().hex]
+                wait_us = int(await self._script(keys=list(self.keys), args=args))
+                if wait_us <= 0:
+                    return
+                await asyncio.sleep(wait_us / 1_000_000)
 
     async def pause(self, seconds: float) -> None:
         """Hold every process's sends for `seconds` (Telegram answered 429), unless a longer pause holds."""

@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from redis.exceptions import RedisError
 from telegram import Bot
 from telegram._utils.types import JSONDict
 from telegram.constants import ChatAction
@@ -176,7 +177,8 @@ class MessageBudget(BaseRateLimiter[int]):
         max_retries: int = RATE_LIMITER_RETRIES,
         shared: SharedPace | None = None,
     ) -> None:
-        self._free: Pace | SharedPace = shared or Pace(self.free_per_second(per_second))
+        self._local = Pace(self.free_per_second(per_second))
+        self._free: Pace | SharedPace = shared or self._local
         self._shared = shared
         self._paid = Pace(PAID_PER_SECOND) if paid else None
         self._max_retries = max_retries
@@ -214,7 +216,7 @@ class MessageBudget(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         for attempt in range(retries + 1):
             await self._flowing.wait()
-            await window.acquire()
+            await self._acquire(window)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -223,13 +225,28 @@ class MessageBudget(BaseRateLimiter[int]):
                 wait = retry_seconds(exc) + 0.1
                 _LOGGER.info("Telegram asks to wait %.1f s (429); every message waits", wait)
                 if self._shared is not None:  # every replica of this token waits, not this one only
-                    await self._shared.pause(wait)
+                    try:
+                        await self._shared.pause(wait)
+                    except RedisError as error:
+                        _LOGGER.warning("could not share a 429's pause (%s); this process waits", error)
                 self._flowing.clear()
                 try:
                     await asyncio.sleep(wait)
                 finally:
                     self._flowing.set()
         raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+
+    async def _acquire(self, window: Pace | SharedPace) -> None:
+        """Wait for `window`; while the shared budget's Redis cannot be reached, this process paces
+        itself instead, so messages still go out (a 429 then is met with its pause, like any other)."""
+        if window is not self._shared:
+            await window.acquire()
+            return
+        try:
+            await window.acquire()
+        except RedisError as error:
+            _LOGGER.warning("shared message budget unavailable (%s); pacing this process alone", error)
+            await self._local.acquire()
 
 
 def retry_seconds(exc: RetryAfter) -> float:

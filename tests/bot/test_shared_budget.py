@@ -91,3 +91,31 @@ def first_pace_key(budget: MessageBudget) -> str:
     shared = budget._shared  # the test's own look at which key holds the pause
     assert shared is not None
     return shared.keys[2]
+
+
+async def test_hundreds_of_waiting_messages_take_one_redis_connection_at_a_time() -> None:
+    """A burst of cards all waiting for the budget: each process claims one at a time, so a Redis pool
+    of a few connections is never exhausted (the cluster bench saw photos fail with "Too many
+    connections" when every waiting message polled Redis on its own)."""
+    prefix = f"foodbot-test-{uuid.uuid4().hex[:8]}"
+    pace = SharedPace(Redis.from_url(redis_url(), max_connections=2), "123:token", 200, prefix)
+    try:
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*(pace.acquire() for _ in range(300)), return_exceptions=True), timeout=30
+        )
+    finally:
+        await pace.close()
+    assert [o for o in outcomes if o is not None] == []
+
+
+async def test_without_its_redis_the_budget_paces_this_process_alone() -> None:
+    """Redis away: messages still go out, at this process's own pace (at most 28 in any second)."""
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    budget = MessageBudget(PER_SECOND, shared=SharedPace(unreachable, "123:token", 28, "foodbot-test"))
+    sent: list[float] = []
+    try:
+        await asyncio.wait_for(asyncio.gather(*(_send(budget, sent) for _ in range(40))), timeout=30)
+    finally:
+        await budget.shutdown()
+    assert len(sent) == 40
+    assert _most_in_one_second(sent) <= 28
