@@ -213,9 +213,13 @@ async def _sweep(context: Context) -> None:
     queue = context.application.update_queue
     assert isinstance(queue, JournalQueue)
     try:
-        await journal.sweep(queue.requeue, context.bot)
+        # Bounded by the lease: a sweep still waiting after it (on a lock, or a connection gone bad)
+        # would keep every later one from running, and this process's leases would lapse unnoticed.
+        await asyncio.wait_for(journal.sweep(queue.requeue, context.bot), journal.lease.total_seconds())
     except SQLAlchemyError as exc:  # the database away: the next sweep tries again
         _LOGGER.warning("update journal sweep failed: %s", exc)
+    except TimeoutError:
+        _LOGGER.warning("update journal sweep took longer than a lease; the next one tries again")
 
 
 async def _apologize(app: Application[Any, Any, Any, Any, Any, Any], update: Update) -> None:

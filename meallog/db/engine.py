@@ -24,6 +24,16 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 WRITE: dict[str, Any] = {"foodbot_sqlite_begin": "IMMEDIATE"}
 
 
+#: Every PostgreSQL session's bounds on waiting. A statement that waits this long for a row lock gives up
+#: (and is tried again: `is_transient`), and a transaction left open and idle this long (its client
+#: stuck, or gone without the server noticing) is ended by the server, releasing its locks, so one stuck
+#: process cannot hold every other one up. Long statements themselves are not limited (migrations).
+POSTGRES_SESSION: dict[str, str] = {"lock_timeout": "10s", "idle_in_transaction_session_timeout": "60s"}
+#: SQLSTATEs that may pass: lock_not_available, deadlock_detected, serialization_failure,
+#: idle_in_transaction_session_timeout, admin_shutdown, crash_shutdown, cannot_connect_now.
+TRANSIENT_SQLSTATES = frozenset({"55P03", "40P01", "40001", "25P03", "57P01", "57P02", "57P03"})
+
+
 def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -78,6 +88,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if make_url(url).get_driver_name() == "asyncpg":
+        connect_args = dict(kwargs.get("connect_args", {}))
+        connect_args["server_settings"] = {**POSTGRES_SESSION, **connect_args.get("server_settings", {})}
+        kwargs["connect_args"] = connect_args
     return create_async_engine(url, **kwargs)
 
 
@@ -91,9 +105,12 @@ def is_transient(error: BaseException) -> bool:
 
     The connection was lost (its server restarted or failed over, an administrator cut it), or the
     driver's state went with it (asyncpg's "another operation is in progress" on a connection cut in the
-    middle of a statement): the pool hands out a fresh connection next time. A wrong statement or a
-    broken constraint is not transient: trying it again gives the same answer.
+    middle of a statement): the pool hands out a fresh connection next time. Or PostgreSQL gave up on
+    waiting (`POSTGRES_SESSION`'s lock timeout) or on a transaction (a deadlock, a serialization
+    failure). A wrong statement or a broken constraint is not transient: it gives the same answer again.
     """
     if isinstance(error, OperationalError | InterfaceError | InternalError):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if not isinstance(error, DBAPIError):
+        return False
+    return error.connection_invalidated or getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
