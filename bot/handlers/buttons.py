@@ -9,10 +9,11 @@ from telegram import CallbackQuery, Update
 
 from bot.callbacks import PORTIONS, Action, Press, decode, number_arg
 from bot.clock import now_of
-from bot.handlers.cards import card_view, draft_card_refusal, edit_message
+from bot.handlers.cards import SAVED_ALREADY, card_view, draft_card_refusal, edit_message
 from bot.handlers.common import Context
 from bot.handlers.presses import ALREADY_DONE
 from bot.handlers.text import split_off
+from bot.journal import tried_before
 from bot.keyboards import BACK_TO_DAY, back_keyboard, confirm_keyboard, day_keyboard, item_keyboard
 from bot.services import Services, services
 from meallog.local_time import local_date_of
@@ -69,6 +70,14 @@ async def on_press(update: Update, context: Context) -> None:
         refusal = draft_card_refusal(meal, query.message.message_id)
         if refusal is not None:
             await query.answer(refusal)
+            if (
+                refusal == SAVED_ALREADY
+                and tried_before()
+                and query.message.message_id == meal.card_message_id
+            ):
+                # An earlier try saved the meal but failed before its card showed it (Telegram or the
+                # process gone in between): show it now, or the person sees a draft that is saved.
+                await _show_card(query, context, svc, meal)
             return
         try:
             await _draft_press(query, context, svc, user.id, meal, press)

@@ -21,6 +21,7 @@ from bot.handlers.other import VENUE
 from bot.handlers.photos import BACKLOG, TAKING_LONG, TOO_BIG
 from bot.handlers.presses import ALREADY_DONE
 from bot.keyboards import forget_keyboard
+from bot.telegram_io import RETRIES
 from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.migrate import upgrade_database
 from meallog.store.updates import UpdateStore
@@ -214,6 +215,24 @@ async def test_a_5xx_on_the_card_is_retried_into_one_card(tg: FakeTelegram, star
     assert len(meals) == 1, "no orphan draft"
     shown = await services_of(app).meals.get_meal(meals[0][0], ann.id)
     assert shown is not None and shown.card_message_id == card.message_id
+
+
+async def test_a_save_whose_card_edit_failed_shows_the_card_saved_on_its_retry(
+    tg: FakeTelegram, start_bot: StartBot
+) -> None:
+    """The meal was saved, then Telegram failed the card's edit past the request's own retries: the
+    update's retry finds the meal saved already and still shows the card as saved (the cluster bench
+    saw such cards left looking unsaved)."""
+    app = await start_bot(update_lease_seconds=1)
+    ann = tg.user(1001, "Ann")
+    await ann.send_text("100 g rice")
+    card = await tg.next_bot_message(ann.chat_id)
+    tg.fail_next("editMessageText", status=502, count=RETRIES + 1)
+    answer = await press(tg, ann, card, "Save")
+    assert str(answer.get("text", "")).startswith("Saved.")
+    saved = await tg.wait_for_edit(card, timeout=15)
+    assert "Saved" in (saved.text or "")
+    assert [row[1] for row in await meals_of(app, ann.id)] == ["saved"]
 
 
 async def test_a_400_ends_in_one_apology_not_silence(tg: FakeTelegram, start_bot: StartBot) -> None:
