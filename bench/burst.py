@@ -109,10 +109,11 @@ def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def fixture_photos() -> list[bytes]:
-    """The real fixture photos as 320 px JPEGs (see the module docstring for why not at full size)."""
+def fixture_photos(folder: Path = FIXTURES) -> list[bytes]:
+    """The real photos in `folder` (and its subfolders) as 320 px JPEGs (see the module docstring for why
+    not at full size)."""
     photos = []
-    for path in sorted(FIXTURES.iterdir()):
+    for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in (".jpg", ".jpeg", ".png"):
             continue
         with Image.open(path) as image:
@@ -131,7 +132,7 @@ def fixture_photos() -> list[bytes]:
         rgb.save(buffer, format="JPEG", quality=90)
         photos.append(buffer.getvalue())
     if not photos:
-        raise SystemExit(f"no photos in {FIXTURES}")
+        raise SystemExit(f"no photos in {folder}")
     return photos
 
 
