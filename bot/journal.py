@@ -118,6 +118,8 @@ class Journal:
     queued: set[int] = field(default_factory=set)
     recorded_here: set[int] = field(default_factory=set)
     in_hand: set[int] = field(default_factory=set)
+    #: Set when the process begins to stop: it takes over nothing more (`sweep`).
+    stopping: bool = False
     _last_prune: datetime | None = None
 
     async def accept(self, update: Update) -> bool:
@@ -178,9 +180,14 @@ class Journal:
             self.in_hand.discard(update_id)
 
     async def sweep(self, requeue: Callable[[Update], Awaitable[None]], bot: Any) -> int:
-        """Renew this process's leases, then requeue the updates nobody holds; returns how many."""
+        """Renew this process's leases, then requeue the updates nobody holds; returns how many.
+
+        A process that is stopping only renews: what it would take over now could not be handled before
+        it exits, and other processes take it over instead."""
         now = self.clock()
         await self.store.renew(self.in_hand | self.recorded_here, self.owner, now + self.lease)
+        if self.stopping:
+            return 0
         due = await self.store.due(now, SWEEP_BATCH, skip=self.queued | self.in_hand)
         for pending in due:
             update = Update.de_json(pending.payload, bot)
@@ -201,6 +208,8 @@ class JournalQueue(asyncio.Queue[object]):
     def __init__(self) -> None:
         super().__init__()
         self.journal: Journal | None = None
+        #: Set once the application stops: a takeover is not queued any more (`requeue`).
+        self.closed = False
 
     async def put(self, item: object) -> None:
         """Record, then queue; a duplicate is dropped. Raises NetworkError when it cannot record."""
@@ -209,7 +218,12 @@ class JournalQueue(asyncio.Queue[object]):
         await super().put(item)
 
     async def requeue(self, item: Update) -> None:
-        """Queue an update already recorded (taken over by the sweep)."""
+        """Queue an update already recorded (taken over by the sweep); not once the application stops,
+        when nothing would take it from the queue (it stays in the journal for another process)."""
+        if self.closed:
+            if self.journal is not None:
+                self.journal.queued.discard(item.update_id)
+            return
         await super().put(item)
 
 
@@ -217,6 +231,21 @@ class JournaledApplication(Application[Any, Any, Any, Any, Any, Any]):
     """PTB's Application, with each update claimed from the journal, handled, then finished."""
 
     backlog_handler: BacklogHandler | None = None
+
+    async def stop(self) -> None:
+        """Stop taking over updates, then PTB's stop: handle every update queued, stop the jobs.
+
+        PTB waits until its update queue is empty (`Queue.join`) while the jobs, the journal's sweep
+        among them, still run. An update the sweep took over after PTB's fetcher had ended would never
+        be taken from the queue, and the stop would wait for it forever (seen as a replica whose SIGTERM
+        ended only in SIGKILL, in the cluster bench)."""
+        journal: Journal | None = self.bot_data.get(JOURNAL_KEY)
+        if journal is not None:
+            journal.stopping = True
+        queue = self.update_queue
+        if isinstance(queue, JournalQueue):
+            queue.closed = True
+        await super().stop()
 
     async def process_update(self, update: object) -> None:
         journal: Journal | None = self.bot_data.get(JOURNAL_KEY)

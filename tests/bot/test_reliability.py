@@ -26,7 +26,7 @@ from meallog.db.engine import make_engine, make_sessionmaker
 from meallog.migrate import upgrade_database
 from meallog.store.updates import UpdateStore
 from model.recognition import Recognition
-from tests.bot.conftest import App, StartBot, press, services_of
+from tests.bot.conftest import App, StartBot, press, services_of, stop_bot
 from tests.conftest import photo
 from tests.telegram_fake import FakeMessage, FakeTelegram, FakeUser
 
@@ -422,6 +422,42 @@ async def test_an_update_a_dead_replica_held_is_finished_by_another(
         assert await journal.state_of(update_id) == "done"
     finally:
         await engine.dispose()
+
+
+async def test_a_stopping_bot_takes_over_nothing_and_stops(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM while a photo is being handled and a dead process's update falls due: the stopping bot
+    finishes the photo, leaves the other update to the processes that go on, and exits. (PTB waits for
+    its update queue to empty; an update the journal's sweep queued after PTB stopped taking from it
+    made that wait endless: a replica that only SIGKILL ended, in the cluster bench.)"""
+    app = await start_bot(update_lease_seconds=1)  # a sweep every third of a second
+    slow_model(app, monkeypatch, seconds=2.0)
+    ann, bob = tg.user(1001, "Ann"), tg.user(1002, "Bob")
+    await ann.send_photo(photo("coffee.png"))
+    journal: bot.journal.Journal = app.bot_data[bot.journal.JOURNAL_KEY]
+    await tg.wait_for(lambda: journal.in_hand or None, timeout=10)
+    stopping = asyncio.create_task(stop_bot(app))
+    await asyncio.sleep(0.2)  # PTB is now waiting for Ann's photo to be handled
+    update_id = 900_000_000 + bob.id
+    updates = UpdateStore(make_sessionmaker(app.bot_data["engine"]))
+    now = datetime.now(UTC)
+    chat = {"id": bob.chat_id, "type": "private", "first_name": "Bob"}
+    message = {
+        "message_id": 5,
+        "from": bob.as_json,
+        "chat": chat,
+        "date": int(now.timestamp()),
+        "text": "2 eggs",
+    }
+    await updates.record([(update_id, bob.id, {"update_id": update_id, "message": message})], now)
+    # Held by a process that died: its lease ran out, so a sweep would take it over now.
+    assert await updates.claim(update_id, "dead-replica", now - timedelta(seconds=5), timedelta(seconds=1))
+    await asyncio.wait_for(stopping, timeout=20)
+    card = next(m for m in tg.bot_messages(ann.chat_id) if m.text and "Total" in m.text)
+    assert card is not None
+    assert await updates.state_of(update_id) != "done"  # left for a process that goes on
+    assert tg.bot_messages(bob.chat_id) == []
 
 
 async def test_a_webhook_post_is_answered_200_only_once_the_update_is_recorded(
