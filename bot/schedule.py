@@ -14,6 +14,8 @@ Exactly once per person per local day, with any number of bot processes on one d
   once they are on the list;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
   them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
+* summaries are bulk messages (`bot.telegram_io.bulk_messages`): they fill at most half of Telegram's
+  budget in any second, so a card or a button's answer never waits behind the evening's summaries;
 * 429: the message budget (`bot.telegram_io`) waits `retry_after` and retries; past its retries the
   sender waits and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim
   is released so the next tick tries again: never dropped. A network failure also releases the claim;
@@ -41,7 +43,7 @@ from telegram.ext import Application, CallbackContext
 
 from bot.clock import clock_of, now_of
 from bot.sent_record import record_sent
-from bot.telegram_io import retry_seconds
+from bot.telegram_io import bulk_messages, retry_seconds
 from meallog.store.my_foods import MyFoodStore
 from meallog.store.summaries import SummaryStore
 from meallog.store.views import SummaryClaim, SummaryOutcome
@@ -239,7 +241,8 @@ class SummaryScheduler:
         started = loop.time()
         while True:
             try:
-                await self._bot.send_message(claim.chat_id, job.text, parse_mode=ParseMode.HTML)
+                with bulk_messages():  # after the cards and answers people are waiting for
+                    await self._bot.send_message(claim.chat_id, job.text, parse_mode=ParseMode.HTML)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
                 if loop.time() - started + wait > self._retry_budget:

@@ -7,7 +7,9 @@
   that safe (one meal per message, versioned buttons).
 * `message_budget` paces sends and edits — the messages Telegram counts against a bot's 30 a second
   — and nothing else: chat actions go past it, so "typing…" never costs a card its place. With paid
-  broadcasts on, sends may go faster (up to 1,000 a second) and the model becomes the limit.
+  broadcasts on, sends may go faster (up to 1,000 a second) and the model becomes the limit. Bulk
+  messages (`bulk_messages`: the daily summaries) fill at most `BULK_SHARE` of it, so what people are
+  waiting for (cards, a button's answer) always has the rest.
 * `typing_while_slow` shows "typing…" in the background when an answer takes more than half a second:
   it cannot fail or slow an answer, and under load (photos waiting for the model) it is skipped.
 """
@@ -19,8 +21,9 @@ import logging
 import math
 import warnings
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +76,11 @@ PAID_PER_SECOND = 1000
 #: drops requests under a burst on a slow Bot API server; a request that waits is a request not lost.
 POOL_TIMEOUT_S = 30.0
 CONNECTIONS = 128
+
+#: The share of each window that bulk messages (the daily summaries) may fill: a card or a button's
+#: answer always finds the rest free, however many summaries fall due at once, in every replica.
+BULK_SHARE = 0.5
+_BULK: ContextVar[bool] = ContextVar("foodbot_bulk_messages", default=False)
 
 #: "typing…" is shown only when an answer takes longer than this.
 TYPING_AFTER_S = 0.5
@@ -138,20 +146,24 @@ class Pace:
         limits = ((per_second, 1.0), (max(1, math.ceil(per_second / 15)), 1 / 15))
         #: Each window: its limit, its length, and the starts within it (oldest first).
         self._windows = [(limit, period, deque[float]()) for limit, period in limits]
+        #: Full-share messages queue behind one another, bulk ones apart: a bulk message waiting for
+        #: its smaller share never holds up a card.
         self._turn = asyncio.Lock()
+        self._bulk_turn = asyncio.Lock()
 
-    async def acquire(self) -> None:
-        """Wait until one more start fits in every window, then count it."""
+    async def acquire(self, share: float = 1.0) -> None:
+        """Wait until one more start fits in every window, at most `share` of each full, then count it."""
         loop = asyncio.get_running_loop()
-        async with self._turn:
+        async with self._turn if share >= 1.0 else self._bulk_turn:
             while True:
                 now = loop.time()
                 wait = 0.0
                 for limit, period, starts in self._windows:
                     while starts and starts[0] <= now - period:
                         starts.popleft()
-                    if len(starts) >= limit:
-                        wait = max(wait, starts[0] + period - now)
+                    allowed = max(1, math.floor(limit * share))
+                    if len(starts) >= allowed:
+                        wait = max(wait, starts[len(starts) - allowed] + period - now)
                 if wait <= 0:
                     for _limit, _period, starts in self._windows:
                         starts.append(now)
@@ -209,6 +221,7 @@ class MessageBudget(BaseRateLimiter[int]):
     ) -> bool | JSONDict | list[JSONDict]:
         if endpoint in UNMETERED or data.get("chat_id") is None:
             return await callback(*args, **kwargs)
+        share = BULK_SHARE if _BULK.get() else 1.0
         window = self._free
         if self._paid is not None and endpoint in PAYABLE:
             data["allow_paid_broadcast"] = True  # `data` is the request's own parameters
@@ -216,7 +229,7 @@ class MessageBudget(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         for attempt in range(retries + 1):
             await self._flowing.wait()
-            await self._acquire(window)
+            await self._acquire(window, share if window is not self._paid else 1.0)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -236,17 +249,28 @@ class MessageBudget(BaseRateLimiter[int]):
                     self._flowing.set()
         raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
 
-    async def _acquire(self, window: Pace | SharedPace) -> None:
+    async def _acquire(self, window: Pace | SharedPace, share: float) -> None:
         """Wait for `window`; while the shared budget's Redis cannot be reached, this process paces
         itself instead, so messages still go out (a 429 then is met with its pause, like any other)."""
         if window is not self._shared:
-            await window.acquire()
+            await window.acquire(share)
             return
         try:
-            await window.acquire()
+            await window.acquire(share)
         except RedisError as error:
             _LOGGER.warning("shared message budget unavailable (%s); pacing this process alone", error)
-            await self._local.acquire()
+            await self._local.acquire(share)
+
+
+@contextmanager
+def bulk_messages() -> Iterator[None]:
+    """Messages sent within are bulk (`BULK_SHARE`): sent when the budget has room, after what people
+    are waiting for. The daily summaries go out this way."""
+    token = _BULK.set(True)
+    try:
+        yield
+    finally:
+        _BULK.reset(token)
 
 
 def retry_seconds(exc: RetryAfter) -> float:

@@ -9,7 +9,7 @@ import pytest
 from telegram.error import NetworkError
 from telegram.ext import ExtBot
 
-from bot.telegram_io import MessageBudget, Pace, RetryingRequest, message_budget
+from bot.telegram_io import MessageBudget, Pace, RetryingRequest, bulk_messages, message_budget
 from tests.telegram_fake import FakeTelegram
 
 
@@ -90,3 +90,44 @@ async def test_the_pace_keeps_every_window_and_loses_no_capacity_to_a_late_loop(
     assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 20
     assert max(sum(1 for t in starts if s <= t < s + 1 / 15) for s in starts) <= 2
     assert took < 3.5, f"60 messages at 20 a second took {took:.1f} s (a one-token bucket: 3.9)"
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    return max((sum(1 for t in times if s <= t < s + 1.0) for s in times), default=0)
+
+
+async def test_summaries_fill_half_the_budget_and_never_hold_up_a_card(tg: FakeTelegram) -> None:
+    """60 summaries (bulk) fall due while 30 cards are sent: the summaries use at most half of any
+    second, the cards go out at once beside them, and together they stay within the limit."""
+    tg.rate_limit(overall_per_second=30)
+    budget = message_budget(30)
+    bot = _bot(tg, budget)
+    person = tg.user(7001, "Ann")
+    loop = asyncio.get_running_loop()
+    summaries: list[float] = []
+    cards: list[float] = []
+
+    async def summary() -> None:
+        with bulk_messages():
+            await bot.send_message(person.chat_id, "🌙 Your day")
+        summaries.append(loop.time())
+
+    async def card() -> None:
+        await bot.send_message(person.chat_id, "🍽 Rice")
+        cards.append(loop.time())
+
+    async with bot:
+        began = loop.time()
+        bulk = [asyncio.create_task(summary()) for _ in range(60)]
+        await asyncio.sleep(0.5)  # the summaries are under way: now people send photos
+        cards_began = loop.time()
+        await asyncio.gather(*(card() for _ in range(30)))
+        cards_took = loop.time() - cards_began
+        await asyncio.gather(*bulk)
+    # Half of the 28 a second the budget lets start (times here are when each answer came back: one
+    # more may fall in a second), and never past Telegram's 30 with the cards.
+    assert _most_in_one_second(summaries) <= 15
+    assert _most_in_one_second(sorted(summaries + cards)) <= 30
+    assert cards_took < 2.5, f"30 cards took {cards_took:.1f} s behind the summaries"
+    assert tg.stats.served_429 == 0
+    assert loop.time() - began < 6  # the summaries still go out: 60 at 14 a second
