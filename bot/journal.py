@@ -124,11 +124,16 @@ class Journal:
 
     async def accept(self, update: Update) -> bool:
         """Record a received update, held by this process from the start (its first try); False for one
-        recorded before (delivered twice)."""
+        recorded before (delivered twice), and for one received while this process stops: that one is
+        recorded held by nobody, for the processes that go on to take over at once."""
         payload = update.to_dict()
+        held = not self.stopping
         try:
             fresh = await self.store.record(
-                [(update.update_id, sender_of(update), payload)], self.clock(), self.owner, self.lease
+                [(update.update_id, sender_of(update), payload)],
+                self.clock(),
+                self.owner if held else None,
+                self.lease if held else None,
             )
         except Exception as exc:
             # Raised as a NetworkError, so PTB's poller backs off and asks again (the offset is not
@@ -137,6 +142,9 @@ class Journal:
             raise NetworkError(f"could not record update {update.update_id}: {exc}") from exc
         if update.update_id not in fresh:
             _LOGGER.info("update %s was delivered again; handled once", update.update_id)
+            return False
+        if not held:
+            _LOGGER.info("update %s came while stopping; left to the other processes", update.update_id)
             return False
         self.queued.add(update.update_id)
         self.recorded_here.add(update.update_id)
@@ -202,6 +210,34 @@ class Journal:
         return len(due)
 
 
+#: A stop still running after this long is reported (then again each time as long again has passed).
+SLOW_STOP_S = 10.0
+
+
+async def _report_slow_stop(journal: Journal | None, queue: asyncio.Queue[object]) -> None:
+    """While the application stops, say every `SLOW_STOP_S` what it is still waiting for: the updates in
+    hand, those queued, and what the other tasks are doing (a host deciding whether to wait or kill)."""
+    waited = 0.0
+    while True:
+        await asyncio.sleep(SLOW_STOP_S)
+        waited += SLOW_STOP_S
+        tasks: dict[str, int] = {}
+        for task in asyncio.all_tasks():
+            if task is asyncio.current_task():
+                continue
+            frames = task.get_stack(limit=1)
+            where = f"{frames[0].f_code.co_name}" if frames else task.get_name()
+            tasks[where] = tasks.get(where, 0) + 1
+        in_hand = sorted(journal.in_hand)[:10] if journal is not None else []
+        _LOGGER.warning(
+            "still stopping after %.0f s: updates in hand %s, %d queued; tasks waiting in %s",
+            waited,
+            in_hand,
+            queue.qsize(),
+            dict(sorted(tasks.items(), key=lambda kv: -kv[1])[:8]),
+        )
+
+
 class JournalQueue(asyncio.Queue[object]):
     """The Application's update queue: updates are recorded before they are queued (see module doc)."""
 
@@ -233,19 +269,25 @@ class JournaledApplication(Application[Any, Any, Any, Any, Any, Any]):
     backlog_handler: BacklogHandler | None = None
 
     async def stop(self) -> None:
-        """Stop taking over updates, then PTB's stop: handle every update queued, stop the jobs.
+        """Stop taking updates in, then PTB's stop: handle every update queued, stop the jobs.
 
         PTB waits until its update queue is empty (`Queue.join`) while the jobs, the journal's sweep
-        among them, still run. An update the sweep took over after PTB's fetcher had ended would never
-        be taken from the queue, and the stop would wait for it forever (seen as a replica whose SIGTERM
-        ended only in SIGKILL, in the cluster bench)."""
+        among them, still run, and while webhook posts taken just before the server closed are still
+        being recorded. An update queued after PTB's fetcher had ended would never be taken from the
+        queue, and the stop would wait for it forever (seen as a replica whose SIGTERM ended only in
+        SIGKILL, its last updates answered a minute late, in the cluster bench). So from now on a
+        takeover is not queued, and an update received is recorded for the other processes instead."""
         journal: Journal | None = self.bot_data.get(JOURNAL_KEY)
         if journal is not None:
             journal.stopping = True
         queue = self.update_queue
         if isinstance(queue, JournalQueue):
             queue.closed = True
-        await super().stop()
+        watch = asyncio.create_task(_report_slow_stop(journal, queue), name="foodbot-slow-stop")
+        try:
+            await super().stop()
+        finally:
+            watch.cancel()
 
     async def process_update(self, update: object) -> None:
         journal: Journal | None = self.bot_data.get(JOURNAL_KEY)
