@@ -80,6 +80,8 @@ DRAIN_S = 120.0
 #: The window after the last failure still counted as "during" (the leases of the killed replica's
 #: updates run out, taken-over jobs finish).
 SETTLE_S = 10.0
+#: Photos sent this long before a failure were likely still in hand when it struck.
+IN_FLIGHT_S = 2.0
 
 
 def _arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -314,14 +316,16 @@ async def database_figures(url: str) -> dict[str, Any]:
 def phase_latencies(
     photos: list[Photo], t0: float, failures_from: float, failures_until: float
 ) -> dict[str, Any]:
-    """p50/p99 photo → card of the photos sent before, during and after the failures (s after t0), and
-    the slowest three of each: (photo, sent at s, latency s)."""
+    """p50/p99 photo → card of the photos answered before the first failure, the others sent before
+    the failures ended, and those sent after (s after t0), and the slowest three of each: (photo, sent
+    at s, latency s). A photo sent just before a kill but still in hand counts as during it."""
     phases: dict[str, list[tuple[float, Photo]]] = {"before": [], "during": [], "after": []}
     for photo in photos:
         if not photo.cards:
             continue
         sent = photo.sent_at - t0
-        phase = "before" if sent < failures_from else "during" if sent < failures_until else "after"
+        answered = photo.cards[0][1] - t0
+        phase = "before" if answered < failures_from else "during" if sent < failures_until else "after"
         phases[phase].append((photo.cards[0][1] - photo.sent_at, photo))
     return {
         name: {
@@ -338,9 +342,10 @@ def phase_latencies(
 
 
 def backlog_cleared(photos: list[Photo], t0: float, failure_at: float, until: float) -> float | None:
-    """Seconds from a failure until every photo sent between it and `until` (when what failed serves
-    again) had its card: the failure's work all done. None if one of them never got a card."""
-    hit = [p for p in photos if failure_at <= p.sent_at - t0 < until]
+    """Seconds from a failure until every photo it could touch had its card: those sent from `IN_FLIGHT_S`
+    before it (in hand when it struck) until `until` (what failed serves again). None if one of them
+    never got a card."""
+    hit = [p for p in photos if failure_at - IN_FLIGHT_S <= p.sent_at - t0 < until]
     if any(not p.cards for p in hit):
         return None
     return round(max((p.cards[0][1] - t0 for p in hit), default=failure_at) - failure_at, 1)
@@ -728,7 +733,7 @@ def figures(
         ),
         "recovered_s": {
             "kill": backlog_cleared(photos, t0, args.kill_at, args.kill_at + back_s),
-            "database_cut": backlog_cleared(photos, t0, args.cut_at, args.cut_at + SETTLE_S),
+            "database_cut": backlog_cleared(photos, t0, args.cut_at, args.cut_at + IN_FLIGHT_S),
         },
         "busy_s": round(seconds, 1),
         "messages_per_s": round(messages / seconds, 2),
