@@ -150,6 +150,18 @@ class Journal:
         self.recorded_here.add(update.update_id)
         return True
 
+    async def hand_over(self, update_id: int) -> None:
+        """Let go of an update this process recorded but will not handle (it is stopping): due at once
+        for the processes that go on. Raises NetworkError when the database cannot be reached (then
+        Telegram delivers it again, and its lease runs out for the others all the same)."""
+        self.queued.discard(update_id)
+        self.recorded_here.discard(update_id)
+        try:
+            await self.store.retry_later(update_id, self.owner, self.clock(), "")
+        except Exception as exc:
+            raise NetworkError(f"could not hand update {update_id} over: {exc}") from exc
+        _LOGGER.info("update %s came while stopping; left to the other processes", update_id)
+
     async def begin(self, update_id: int) -> int | None:
         """Claim the update for this process: which try this is, or None when it is finished or
         held elsewhere."""
@@ -249,8 +261,12 @@ class JournalQueue(asyncio.Queue[object]):
 
     async def put(self, item: object) -> None:
         """Record, then queue; a duplicate is dropped. Raises NetworkError when it cannot record."""
-        if self.journal is not None and isinstance(item, Update) and not await self.journal.accept(item):
-            return
+        if self.journal is not None and isinstance(item, Update):
+            if not await self.journal.accept(item):
+                return
+            if self.closed:  # the stop began while it was being recorded: nothing would take it now
+                await self.journal.hand_over(item.update_id)
+                return
         await super().put(item)
 
     async def requeue(self, item: Update) -> None:

@@ -470,6 +470,41 @@ async def test_a_stopping_bot_takes_over_nothing_and_stops(
     assert tg.bot_messages(bob.chat_id) == [] and tg.bot_messages(cid.chat_id) == []
 
 
+async def test_a_post_still_being_recorded_when_the_stop_begins_is_handed_over(
+    tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook post whose recording began before SIGTERM and ended after PTB stopped taking updates:
+    it is released for the other processes at once (not queued where nothing takes it, which kept the
+    stop waiting until SIGKILL), and the stop ends."""
+    app = await start_bot(update_lease_seconds=1)
+    slow_model(app, monkeypatch, seconds=2.0)
+    ann, cid = tg.user(1001, "Ann"), tg.user(1003, "Cid")
+    await ann.send_photo(photo("coffee.png"))
+    journal: bot.journal.Journal = app.bot_data[bot.journal.JOURNAL_KEY]
+    await tg.wait_for(lambda: journal.in_hand or None, timeout=10)
+    real_record = journal.store.record
+
+    async def slow_record(*args: Any, **kwargs: Any) -> set[int]:
+        await asyncio.sleep(1.0)  # the database slow under load
+        return await real_record(*args, **kwargs)
+
+    monkeypatch.setattr(journal.store, "record", slow_record)
+    late_id = 900_000_000 + cid.id
+    chat = {"id": cid.chat_id, "type": "private", "first_name": "Cid"}
+    message = {"message_id": 5, "from": cid.as_json, "chat": chat, "date": 1, "text": "2 eggs"}
+    posting = asyncio.create_task(
+        app.update_queue.put(Update.de_json({"update_id": late_id, "message": message}, app.bot))
+    )
+    await asyncio.sleep(0.2)
+    await asyncio.wait_for(stop_bot(app), timeout=20)
+    await posting
+    updates = UpdateStore(make_sessionmaker(app.bot_data["engine"]))
+    assert await updates.state_of(late_id) == "new"  # recorded, left for the others
+    due = await updates.due(datetime.now(UTC), 10)
+    assert late_id in [pending.update_id for pending in due]  # at once, not after a lease
+    assert tg.bot_messages(cid.chat_id) == []
+
+
 async def test_a_webhook_post_is_answered_200_only_once_the_update_is_recorded(
     tg: FakeTelegram, start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
