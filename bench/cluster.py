@@ -739,6 +739,7 @@ def figures(
         "messages_per_s": round(messages / seconds, 2),
         "fraction_of_limit": round(messages / seconds / args.limit, 3),
         "429s": tg.stats.served_429,
+        "429_methods": dict(Counter(method for method, _p, text in tg.errors if "Too Many" in text)),
         "webhook_posts_failed": sum(1 for _id, status in tg.webhook_deliveries if status != 200),
     }
 
