@@ -14,8 +14,8 @@ Exactly once per person per local day, with any number of bot processes on one d
   once they are on the list;
 * 403 (the person blocked the bot): marked blocked, skipped until they write again (any update from
   them clears the mark, `PeopleStore.unblock`); "chat not found" likewise;
-* summaries are bulk messages (`bot.telegram_io.bulk_messages`): they fill at most half of Telegram's
-  budget in any second, so a card or a button's answer never waits behind the evening's summaries;
+* summaries are bulk messages (`bot.telegram_io.bulk_messages`): they let the cards and button answers
+  waiting in this process go first, so a card never waits behind the evening's summaries;
 * 429: the message budget (`bot.telegram_io`) waits `retry_after` and retries; past its retries the
   sender waits and retries itself, and if the summary still cannot go within `RETRY_BUDGET` the claim
   is released so the next tick tries again: never dropped. A network failure also releases the claim;

@@ -21,8 +21,7 @@ from typing import Any, Final
 from redis.asyncio import Redis
 
 #: Wait (microseconds) until one more send fits every window and no pause holds, else 0 and the send is
-#: counted. KEYS: the two windows and the pause; ARGV: limit and length (µs) of each window, a nonce. A
-#: limit below the window's size (a bulk message's share) waits until the window holds fewer than it.
+#: counted. KEYS: the two windows and the pause; ARGV: limit and length (µs) of each window, a nonce.
 _ACQUIRE: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -33,10 +32,9 @@ for i = 1, 2 do
   local limit = tonumber(ARGV[2 * i - 1])
   local period = tonumber(ARGV[2 * i])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - period)
-  local count = redis.call('ZCARD', KEYS[i])
-  if count >= limit then
-    local freeing = redis.call('ZRANGE', KEYS[i], count - limit, count - limit, 'WITHSCORES')
-    local w = tonumber(freeing[2]) + period - now
+  if redis.call('ZCARD', KEYS[i]) >= limit then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + period - now
     if w > wait then wait = w end
   end
 end
@@ -63,23 +61,13 @@ class SharedPace:
         self._script: Any = redis.register_script(_ACQUIRE)
         #: One claim at a time from this process, first come first served (as `Pace` does): hundreds of
         #: messages waiting at once would otherwise each hold a Redis connection and poll on its own.
-        #: Bulk messages queue apart, so one waiting for its smaller share never holds up a card.
         self._turn = asyncio.Lock()
-        self._bulk_turn = asyncio.Lock()
 
-    async def acquire(self, share: float = 1.0) -> None:
-        """Wait until one more send fits the shared windows, at most `share` of each full, and no shared
-        pause holds; count it."""
-        second, second_us, fifteenth, fifteenth_us = self._limits
-        limits = [
-            max(1, math.floor(second * share)),
-            second_us,
-            max(1, math.floor(fifteenth * share)),
-            fifteenth_us,
-        ]
-        async with self._turn if share >= 1.0 else self._bulk_turn:
+    async def acquire(self) -> None:
+        """Wait until one more send fits the shared windows and no shared pause holds; count it."""
+        async with self._turn:
             while True:
-                args = [*limits, uuid.uuid4().hex]
+                args = [*self._limits, uuid.uuid4().hex]
                 wait_us = int(await self._script(keys=list(self.keys), args=args))
                 if wait_us <= 0:
                     return

@@ -8,8 +8,9 @@
 * `message_budget` paces sends and edits — the messages Telegram counts against a bot's 30 a second
   — and nothing else: chat actions go past it, so "typing…" never costs a card its place. With paid
   broadcasts on, sends may go faster (up to 1,000 a second) and the model becomes the limit. Bulk
-  messages (`bulk_messages`: the daily summaries) fill at most `BULK_SHARE` of it, so what people are
-  waiting for (cards, a button's answer) always has the rest.
+  messages (`bulk_messages`: the daily summaries) queue for the budget a few at a time, and each waits
+  while this process has messages people are waiting for (cards, a button's answer), up to
+  `BULK_PATIENCE_S`, so a card is never behind many summaries and summaries never starve.
 * `typing_while_slow` shows "typing…" in the background when an answer takes more than half a second:
   it cannot fail or slow an answer, and under load (photos waiting for the model) it is skipped.
 """
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import warnings
@@ -77,9 +79,11 @@ PAID_PER_SECOND = 1000
 POOL_TIMEOUT_S = 30.0
 CONNECTIONS = 128
 
-#: The share of each window that bulk messages (the daily summaries) may fill: a card or a button's
-#: answer always finds the rest free, however many summaries fall due at once, in every replica.
-BULK_SHARE = 0.5
+#: How long a bulk message (a daily summary) lets the messages people are waiting for go first before
+#: it takes its turn with them: summaries never starve, and a card waits behind at most a few of them.
+BULK_PATIENCE_S = 1.0
+#: Bulk messages in the queue for the budget at once (per process): a card waits behind at most these.
+BULK_AT_ONCE = 4
 _BULK: ContextVar[bool] = ContextVar("foodbot_bulk_messages", default=False)
 
 #: "typing…" is shown only when an answer takes longer than this.
@@ -146,24 +150,20 @@ class Pace:
         limits = ((per_second, 1.0), (max(1, math.ceil(per_second / 15)), 1 / 15))
         #: Each window: its limit, its length, and the starts within it (oldest first).
         self._windows = [(limit, period, deque[float]()) for limit, period in limits]
-        #: Full-share messages queue behind one another, bulk ones apart: a bulk message waiting for
-        #: its smaller share never holds up a card.
         self._turn = asyncio.Lock()
-        self._bulk_turn = asyncio.Lock()
 
-    async def acquire(self, share: float = 1.0) -> None:
-        """Wait until one more start fits in every window, at most `share` of each full, then count it."""
+    async def acquire(self) -> None:
+        """Wait until one more start fits in every window, then count it."""
         loop = asyncio.get_running_loop()
-        async with self._turn if share >= 1.0 else self._bulk_turn:
+        async with self._turn:
             while True:
                 now = loop.time()
                 wait = 0.0
                 for limit, period, starts in self._windows:
                     while starts and starts[0] <= now - period:
                         starts.popleft()
-                    allowed = max(1, math.floor(limit * share))
-                    if len(starts) >= allowed:
-                        wait = max(wait, starts[len(starts) - allowed] + period - now)
+                    if len(starts) >= limit:
+                        wait = max(wait, starts[0] + period - now)
                 if wait <= 0:
                     for _limit, _period, starts in self._windows:
                         starts.append(now)
@@ -196,6 +196,11 @@ class MessageBudget(BaseRateLimiter[int]):
         self._max_retries = max_retries
         self._flowing = asyncio.Event()
         self._flowing.set()
+        #: Messages people are waiting for, in this process, waiting for the budget or being sent.
+        self._urgent = 0
+        self._no_urgent = asyncio.Event()
+        self._no_urgent.set()
+        self._bulk_turns = asyncio.Semaphore(BULK_AT_ONCE)
 
     @staticmethod
     def free_per_second(per_second: float) -> int:
@@ -221,7 +226,32 @@ class MessageBudget(BaseRateLimiter[int]):
     ) -> bool | JSONDict | list[JSONDict]:
         if endpoint in UNMETERED or data.get("chat_id") is None:
             return await callback(*args, **kwargs)
-        share = BULK_SHARE if _BULK.get() else 1.0
+        if _BULK.get():
+            # A few at a time in the queue for the budget, so a card is never behind many of them; and
+            # what people wait for goes first, for a while.
+            async with self._bulk_turns:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_urgent.wait(), BULK_PATIENCE_S)
+                return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
+        self._urgent += 1
+        self._no_urgent.clear()
+        try:
+            return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
+        finally:
+            self._urgent -= 1
+            if not self._urgent:
+                self._no_urgent.set()
+
+    async def _paced(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | JSONDict | list[JSONDict]:
+        """The request once its window lets it go; a 429 pauses every message and it is tried again."""
         window = self._free
         if self._paid is not None and endpoint in PAYABLE:
             data["allow_paid_broadcast"] = True  # `data` is the request's own parameters
@@ -229,7 +259,7 @@ class MessageBudget(BaseRateLimiter[int]):
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
         for attempt in range(retries + 1):
             await self._flowing.wait()
-            await self._acquire(window, share if window is not self._paid else 1.0)
+            await self._acquire(window)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -249,23 +279,23 @@ class MessageBudget(BaseRateLimiter[int]):
                     self._flowing.set()
         raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
 
-    async def _acquire(self, window: Pace | SharedPace, share: float) -> None:
+    async def _acquire(self, window: Pace | SharedPace) -> None:
         """Wait for `window`; while the shared budget's Redis cannot be reached, this process paces
         itself instead, so messages still go out (a 429 then is met with its pause, like any other)."""
         if window is not self._shared:
-            await window.acquire(share)
+            await window.acquire()
             return
         try:
-            await window.acquire(share)
+            await window.acquire()
         except RedisError as error:
             _LOGGER.warning("shared message budget unavailable (%s); pacing this process alone", error)
-            await self._local.acquire(share)
+            await self._local.acquire()
 
 
 @contextmanager
 def bulk_messages() -> Iterator[None]:
-    """Messages sent within are bulk (`BULK_SHARE`): sent when the budget has room, after what people
-    are waiting for. The daily summaries go out this way."""
+    """Messages sent within are bulk: they let what people are waiting for go first (`BULK_PATIENCE_S`).
+    The daily summaries go out this way."""
     token = _BULK.set(True)
     try:
         yield

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from telegram.error import RetryAfter
 
 from bot.shared_budget import SharedPace
-from bot.telegram_io import MessageBudget, bulk_messages
+from bot.telegram_io import MessageBudget
 from tests.services import redis_url
 
 PER_SECOND = 30
@@ -119,27 +119,3 @@ async def test_without_its_redis_the_budget_paces_this_process_alone() -> None:
         await budget.shutdown()
     assert len(sent) == 40
     assert _most_in_one_second(sent) <= 28
-
-
-async def test_one_replicas_summaries_leave_half_the_budget_to_another_replicas_cards(
-    replicas: list[MessageBudget],
-) -> None:
-    """Replica A sends 60 summaries (bulk) while replica B sends 28 cards: across both, the summaries
-    fill at most half of any second, so B's cards go out at once beside them."""
-    a, b = replicas
-    summaries: list[float] = []
-    cards: list[float] = []
-
-    async def summary() -> None:
-        with bulk_messages():
-            await _send(a, summaries)
-
-    bulk = [asyncio.create_task(summary()) for _ in range(60)]
-    await asyncio.sleep(0.5)
-    began = time.monotonic()
-    await asyncio.gather(*(_send(b, cards) for _ in range(28)))
-    cards_took = time.monotonic() - began
-    await asyncio.gather(*bulk)
-    assert _most_in_one_second(summaries) <= 14
-    assert _most_in_one_second(summaries + cards) <= 28
-    assert cards_took < 2.5, f"28 cards took {cards_took:.1f} s behind another replica's summaries"
