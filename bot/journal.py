@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import traceback
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -233,20 +234,18 @@ async def _report_slow_stop(journal: Journal | None, queue: asyncio.Queue[object
     while True:
         await asyncio.sleep(SLOW_STOP_S)
         waited += SLOW_STOP_S
-        tasks: dict[str, int] = {}
+        tasks: Counter[str] = Counter()
         for task in asyncio.all_tasks():
-            if task is asyncio.current_task():
-                continue
-            frames = task.get_stack(limit=1)
-            where = f"{frames[0].f_code.co_name}" if frames else task.get_name()
-            tasks[where] = tasks.get(where, 0) + 1
+            if task is not asyncio.current_task():
+                frames = task.get_stack(limit=1)
+                tasks[frames[0].f_code.co_name if frames else task.get_name()] += 1
         in_hand = sorted(journal.in_hand)[:10] if journal is not None else []
         _LOGGER.warning(
             "still stopping after %.0f s: updates in hand %s, %d queued; tasks waiting in %s",
             waited,
             in_hand,
             queue.qsize(),
-            dict(sorted(tasks.items(), key=lambda kv: -kv[1])[:8]),
+            dict(tasks.most_common(8)),
         )
 
 
