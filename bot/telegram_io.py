@@ -226,58 +226,53 @@ class MessageBudget(BaseRateLimiter[int]):
     ) -> bool | JSONDict | list[JSONDict]:
         if endpoint in UNMETERED or data.get("chat_id") is None:
             return await callback(*args, **kwargs)
-        if _BULK.get():
-            # A few at a time in the queue for the budget, so a card is never behind many of them; and
-            # what people wait for goes first, for a while.
-            async with self._bulk_turns:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._no_urgent.wait(), BULK_PATIENCE_S)
-                return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
-        self._urgent += 1
-        self._no_urgent.clear()
-        try:
-            return await self._paced(callback, args, kwargs, endpoint, data, rate_limit_args)
-        finally:
-            self._urgent -= 1
-            if not self._urgent:
-                self._no_urgent.set()
-
-    async def _paced(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | JSONDict | list[JSONDict]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | JSONDict | list[JSONDict]:
-        """The request once its window lets it go; a 429 pauses every message and it is tried again."""
         window = self._free
         if self._paid is not None and endpoint in PAYABLE:
             data["allow_paid_broadcast"] = True  # `data` is the request's own parameters
             window = self._paid
         retries = rate_limit_args if rate_limit_args is not None else self._max_retries
-        for attempt in range(retries + 1):
-            await self._flowing.wait()
-            await self._acquire(window)
-            try:
-                return await callback(*args, **kwargs)
-            except RetryAfter as exc:
-                if attempt == retries:
-                    raise
-                wait = retry_seconds(exc) + 0.1
-                _LOGGER.info("Telegram asks to wait %.1f s (429); every message waits", wait)
-                if self._shared is not None:  # every replica of this token waits, not this one only
-                    try:
-                        await self._shared.pause(wait)
-                    except RedisError as error:
-                        _LOGGER.warning("could not share a 429's pause (%s); this process waits", error)
-                self._flowing.clear()
+        async with self._turn():
+            for attempt in range(retries + 1):
+                await self._flowing.wait()
+                await self._acquire(window)
                 try:
-                    await asyncio.sleep(wait)
-                finally:
-                    self._flowing.set()
-        raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+                    return await callback(*args, **kwargs)
+                except RetryAfter as exc:
+                    if attempt == retries:
+                        raise
+                    wait = retry_seconds(exc) + 0.1
+                    _LOGGER.info("Telegram asks to wait %.1f s (429); every message waits", wait)
+                    if self._shared is not None:  # every replica of this token waits, not this one only
+                        try:
+                            await self._shared.pause(wait)
+                        except RedisError as error:
+                            _LOGGER.warning("could not share a 429's pause (%s); this process waits", error)
+                    self._flowing.clear()
+                    try:
+                        await asyncio.sleep(wait)
+                    finally:
+                        self._flowing.set()
+            raise AssertionError("unreachable")  # pragma: no cover (the loop returns or raises)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """A message's place among this process's others. A bulk one queues for the budget only a few
+        at a time, so a card is never behind many of them, and lets what people wait for go first, for
+        a while; any other is counted as waited for until it is sent."""
+        if _BULK.get():
+            async with self._bulk_turns:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_urgent.wait(), BULK_PATIENCE_S)
+                yield
+            return
+        self._urgent += 1
+        self._no_urgent.clear()
+        try:
+            yield
+        finally:
+            self._urgent -= 1
+            if not self._urgent:
+                self._no_urgent.set()
 
     async def _acquire(self, window: Pace | SharedPace) -> None:
         """Wait for `window`; while the shared budget's Redis cannot be reached, this process paces
