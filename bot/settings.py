@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     retrain_min_examples: int = Field(default=50, ge=1, le=10_000_000)
     retrain_per_person: int = Field(default=20, ge=1, le=10_000)
     retrain_photos: Path = Path("bench/data/food_photos")
+    retrain_strength: Literal["auto", "head", "full"] = "auto"
     ready_listen: str = ""
 
     @field_validator(

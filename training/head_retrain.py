@@ -80,7 +80,13 @@ def choose_training_set(
     min_people: int,
     per_person_cap: int,
 ) -> list[TaughtExample]:
-    """The examples a retrain may learn from, in the order given.
+    """The examples a retrain may learn from, in the order given (`chosen_indices` says which)."""
+    rows = [TaughtExample(*row) for row in examples_with_user_ids]
+    return [rows[i] for i in chosen_indices(rows, min_people, per_person_cap)]
+
+
+def chosen_indices(rows: Sequence[TaughtExample], min_people: int, per_person_cap: int) -> list[int]:
+    """The places in `rows` of the examples a retrain may learn from, ascending.
 
     * only foods that at least `min_people` different people taught (what the shared memory would
       share), so one person's habit or mistake never becomes everyone's class;
@@ -93,20 +99,21 @@ def choose_training_set(
     """
     if min_people < 1 or per_person_cap < 1:
         raise HeadRetrainError("min_people and per_person_cap must be at least 1")
-    rows = [TaughtExample(*row) for row in examples_with_user_ids]
-    rows = [row for row in rows if not row.food_key.startswith(MY_PREFIX) and _usable(row.embedding)]
+    usable = [
+        i for i, row in enumerate(rows) if not row.food_key.startswith(MY_PREFIX) and _usable(row.embedding)
+    ]
     people: dict[str, set[int]] = {}
-    for row in rows:
-        people.setdefault(row.food_key, set()).add(row.user_id)
+    for i in usable:
+        people.setdefault(rows[i].food_key, set()).add(rows[i].user_id)
     shared = {food for food, who in people.items() if len(who) >= min_people}
-    kept_from_end: list[TaughtExample] = []
+    kept: list[int] = []
     taken: dict[tuple[int, str], int] = {}
-    for row in reversed(rows):
-        slot = (row.user_id, row.food_key)
-        if row.food_key in shared and taken.get(slot, 0) < per_person_cap:
+    for i in reversed(usable):
+        slot = (rows[i].user_id, rows[i].food_key)
+        if rows[i].food_key in shared and taken.get(slot, 0) < per_person_cap:
             taken[slot] = taken.get(slot, 0) + 1
-            kept_from_end.append(row)
-    return kept_from_end[::-1]
+            kept.append(i)
+    return kept[::-1]
 
 
 def _usable(vector: np.ndarray) -> bool:

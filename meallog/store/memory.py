@@ -12,6 +12,7 @@ what everyone's photos are called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -244,6 +245,47 @@ class MemoryStore(Store):
                     created_at=example.created_at,
                 )
             )
+
+    async def add_embedded(self, embedded: Sequence[tuple[ExampleView, bytes]], bundle_id: str) -> int:
+        """Store many examples as embedded under `bundle_id` in one transaction (a full retrain embeds
+        the whole memory for its candidate before promoting it); returns how many rows were added.
+
+        Examples of people forgotten meanwhile, and ones already stored under `bundle_id` (the same
+        person, photo and food), are skipped.
+        """
+        if not embedded:
+            return 0
+        async with self._write() as session:
+            users = {example.user_id for example, _ in embedded}
+            present = set(await session.scalars(select(User.id).where(User.id.in_(users))))
+            have = {
+                tuple(row)
+                for row in await session.execute(
+                    select(
+                        MemoryExample.user_id, MemoryExample.photo_unique_id, MemoryExample.food_key
+                    ).where(MemoryExample.bundle_id == bundle_id)
+                )
+            }
+            added = 0
+            for example, embedding in embedded:
+                key = (example.user_id, example.photo_unique_id, example.food_key)
+                if example.user_id not in present or key in have:
+                    continue
+                have.add(key)
+                session.add(
+                    MemoryExample(
+                        user_id=example.user_id,
+                        food_key=example.food_key,
+                        embedding=embedding,
+                        bundle_id=bundle_id,
+                        source=example.source,
+                        photo_file_id=example.photo_file_id,
+                        photo_unique_id=example.photo_unique_id,
+                        created_at=example.created_at,
+                    )
+                )
+                added += 1
+            return added
 
     async def forget_photo_file(self, example: ExampleView) -> None:
         """Telegram no longer has the photo: its rows stop asking to be embedded again."""
