@@ -49,6 +49,7 @@ from foodbot.model_commands import ensure_registered_serving, switch_note, with_
 if TYPE_CHECKING:  # the database and torch load only when a retrain runs: `foodbot --help` stays fast
     from meallog.store.memory import ExampleView, MemoryStore
     from meallog.store.registry import BundleRecord, RegistryStore
+    from training.corrections import TelegramPhotos
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -61,6 +62,10 @@ HELD_OUT_SHARE = 0.2
 #: is removed by the next run.
 PHOTOS_PREFIX = "retrain-photos-"
 STALE_PHOTOS_S = 24 * 3600
+#: The share of the memory's photos that may fail to download (not "gone": a network error) before
+#: promoting a full candidate, which would serve with that much of its memory missing until the bot's
+#: background job catches up (20 photos a minute), waits for a person's `foodbot model promote`.
+EMBED_FAILURES_ALLOWED = 0.02
 
 
 def _stderr(line: str) -> None:
@@ -107,6 +112,7 @@ async def retrain_once(
         progress("retrain: MEMORY_SHARED is off, so nobody's examples become everyone's classes")
         return {"outcome": "MEMORY_SHARED is off"}
     strength = resolve_strength(strength or settings.retrain_strength, settings)
+    await asyncio.to_thread(_remove_stale_photos, settings.data_dir / "models")
     serving = await ensure_registered_serving(registry, settings)
     memory = MemoryStore(registry.sessions)
     # The serving bundle holds all of its memory: promotion carries its parent's examples over.
@@ -204,33 +210,40 @@ class _Run:
         candidate_id: str,
         candidate_path: Path,
         report: dict[str, Any],
-        before_promotion: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        before_promotion: Callable[[], Awaitable[tuple[dict[str, Any], str | None]]] | None = None,
     ) -> dict[str, Any]:
         """Record the gate's report; a passed candidate gets `before_promotion` (while its files are
-        still on disk), then is promoted unless `--promote never`; a refused one loses its files."""
+        still on disk), then is promoted unless `--promote never` or `before_promotion` gives a reason
+        to wait (its second value); a refused one loses its files."""
         for reason in report["reasons"]:
             self.progress(f"gate: {reason}")
         passed = bool(report["promote"])
-        if passed and before_promotion is not None:
-            self.summary.update(await before_promotion())
         await self.registry.set_outcome(candidate_id, "candidate" if passed else "refused", report)
-        # The registry holds the candidate's files now (every process fetches from there): no second copy
-        # on disk, and none at all of a refused one.
-        shutil.rmtree(candidate_path, ignore_errors=True)
-        if not passed:
-            await self.registry.drop_files(candidate_id)
         reports = self.settings.data_dir / "models" / "reports"
         reports.mkdir(parents=True, exist_ok=True)
         (reports / f"{candidate_id}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         summary = self.summary
         summary.update(candidate=candidate_id, gate="promote" if passed else "refuse")
-        if passed and self.promote:
+        hold: str | None = None
+        try:
+            if passed and before_promotion is not None:
+                fields, hold = await before_promotion()
+                summary.update(fields)
+        finally:
+            # The registry holds the candidate's files now (every process fetches from there): no second
+            # copy on disk, and none at all of a refused one.
+            await asyncio.to_thread(shutil.rmtree, candidate_path, True)
+        if not passed:
+            await self.registry.drop_files(candidate_id)
+            return {**summary, "outcome": "refused by the gate"}
+        if hold is not None:
+            self.progress(f"retrain: {candidate_id} passed the gate but is not promoted: {hold}")
+            return {**summary, "outcome": f"passed the gate, not promoted: {hold}"}
+        if self.promote:
             await self.registry.promote(candidate_id)
             self.progress(f"retrain: {candidate_id} promoted; {switch_note(self.settings)}")
             return {**summary, "outcome": "promoted"}
-        if passed:
-            return {**summary, "outcome": "passed the gate; `foodbot model promote` serves it"}
-        return {**summary, "outcome": "refused by the gate"}
+        return {**summary, "outcome": "passed the gate; `foodbot model promote` serves it"}
 
     async def full(
         self, rows: list[ExampleView], chosen: list[ExampleView], new: list[str]
@@ -238,46 +251,57 @@ class _Run:
         """The full strength: fetch the chosen examples' photos by file id, fine-tune on all but the
         held-out ones, gate on those and the regression photos, and before promoting embed the whole
         memory with the candidate (its embeddings are its own)."""
-        from training.corrections import TelegramPhotos
-        from training.taught_photos import FetchedPhotos, fetch_photos, telegram_fetch
+        from telegram.error import TelegramError
 
-        settings, summary, progress = self.settings, self.summary, self.progress
+        from training.corrections import TelegramPhotos
+
+        settings = self.settings
         if settings.telegram_bot_token is None:
             raise RetrainError(
                 "a full retrain fetches the taught photos from Telegram by file id: set TELEGRAM_BOT_TOKEN"
             )
         token = settings.telegram_bot_token.get_secret_value()
         scratch = settings.data_dir / "models"
-        scratch.mkdir(parents=True, exist_ok=True)
-        _remove_stale_photos(scratch)
         # People's photos live only as long as the run (the bot keeps none).
-        with tempfile.TemporaryDirectory(prefix=PHOTOS_PREFIX, dir=scratch) as tmp:
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=PHOTOS_PREFIX, dir=scratch))
+        try:
             async with TelegramPhotos(token, settings.telegram_api_base_url) as telegram:
-                fetch = telegram_fetch(telegram)
-                fetched = await fetch_photos(chosen, fetch, FetchedPhotos(Path(tmp)))
-                await self._forget_gone(rows, fetched.gone)
-                summary["photos"] = fetched.counts()
-                have = [(row, path) for row in chosen if (path := fetched.path_of(row)) is not None]
-                progress(
-                    f"retrain: {len(have)} of {len(chosen)} taught photos fetched again ({fetched.counts()})"
-                )
-                return await self._full_with_photos(rows, have, new, fetch, fetched)
+                return await self._full_fetching(rows, chosen, new, telegram, folder)
+        except TelegramError as exc:  # the token refused, Telegram away: nothing was trained or marked
+            raise RetrainError(f"Telegram could not be asked for the taught photos: {exc}") from exc
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
 
-    async def _full_with_photos(
+    async def _full_fetching(
         self,
         rows: list[ExampleView],
-        have: list[tuple[ExampleView, Path]],
+        chosen: list[ExampleView],
         new: list[str],
-        fetch: Any,
-        fetched: Any,
+        telegram: TelegramPhotos,
+        folder: Path,
     ) -> dict[str, Any]:
         from model.recognition import decode_embedding
         from training.full_retrain import TaughtPhoto, split_held_out
-        from training.taught_photos import fetch_photos
+        from training.taught_photos import FetchedPhotos, fetch_photos, photo_key, telegram_fetch
 
-        summary = self.summary
+        summary, progress = self.summary, self.progress
+        fetch = telegram_fetch(telegram)
+        fetched = await fetch_photos(chosen, fetch, FetchedPhotos(folder))
+        summary["photos"] = fetched.counts()
+        if not fetched.paths and (fetched.gone or fetched.failed):
+            # Every file id refused or every download failed: a token of another bot, or Telegram away.
+            # Nothing is marked gone on such evidence.
+            raise RetrainError(
+                f"Telegram gave none of the {len(chosen)} taught photos ({len(fetched.gone)} refused, "
+                f"{fetched.failed} failed): check that TELEGRAM_BOT_TOKEN is the token of the bot people "
+                "sent them to, and that Telegram can be reached"
+            )
+        await self._forget_gone(rows, fetched.gone)
+        have = [(row, path) for row in chosen if (path := fetched.path_of(row)) is not None]
+        progress(f"retrain: {len(have)} of {len(chosen)} taught photos fetched again ({fetched.counts()})")
         foods = [row.food_key for row, _ in have]
-        held = split_held_out(foods, HELD_OUT_SHARE, seed=len(rows)) if foods else []
+        keys = [str(photo_key(row)) for row, _ in have]
+        held = split_held_out(foods, HELD_OUT_SHARE, seed=len(rows), photos=keys) if foods else []
         if not any(held):
             return {
                 **summary,
@@ -292,13 +316,7 @@ class _Run:
         learned = [food for food in new if any(photo.food_key == food for photo in train)]
         summary.update(new_foods=learned, trained_photos=len(train), held_out=sum(held))
         candidate = await asyncio.to_thread(
-            _train_full,
-            self.bundle,
-            train,
-            learned,
-            _candidate_dir(self.settings),
-            self.settings,
-            self.progress,
+            _train_full, self.bundle, train, learned, _candidate_dir(self.settings), self.settings, progress
         )
         data = {
             "kind": "full fine-tune",
@@ -308,7 +326,7 @@ class _Run:
             "people": len({row.user_id for row, _ in have}),
             "new_foods": len(learned),
             "foods": learned,
-            "photos": self.summary["photos"],
+            "photos": summary["photos"],
             "images_per_s": candidate.stats["images_per_s"],
             "device": candidate.stats["device"],
         }
@@ -319,37 +337,49 @@ class _Run:
             _gate_full, self.bundle, candidate.bundle, [p for _, p in have], foods, held, self.settings
         )
 
-        async def embed_memory() -> dict[str, Any]:
-            """Every example under the serving bundle, embedded by the candidate (its photos fetched now)."""
-            await fetch_photos(rows, fetch, fetched)
-            await self._forget_gone(rows, fetched.gone)
-            with_photo = [(row, path) for row in rows if (path := fetched.path_of(row)) is not None]
+        async def embed_memory() -> tuple[dict[str, Any], str | None]:
+            """Every example under the serving bundle now (read again: the run took a while), embedded by
+            the candidate from its photo fetched again; a reason to wait when too many could not be."""
+            current = await self.memory.every_example(self.serving_id)
+            failed_before = fetched.failed
+            await fetch_photos(current, fetch, fetched)
+            await self._forget_gone(current, fetched.gone)
+            with_photo = [(row, path) for row in current if (path := fetched.path_of(row)) is not None]
             embedded = await asyncio.to_thread(_embed, candidate.bundle, with_photo, self.settings.device)
             added = await self.memory.add_embedded(embedded, record.id)
+            rows_now, _newest = await self.memory.stamp(record.id)
+            await self.registry.update_data(record.id, examples_available=rows_now)
+            missing = len(current) - len(with_photo)
             self.progress(
-                f"retrain: memory embedded by {record.id}: {added} of {len(rows)} examples "
-                f"({len(rows) - len(with_photo)} without a photo to fetch stay with {self.serving_id})"
+                f"retrain: memory embedded by {record.id}: {added} of {len(current)} examples; {missing} "
+                "without a photo Telegram gave (the bot embeds those it can get later in the background)"
             )
-            return {"memory_embedded": added, "memory_without_photo": len(rows) - len(with_photo)}
+            failed = fetched.failed - failed_before
+            hold = None
+            if failed > EMBED_FAILURES_ALLOWED * max(1, len(current)):
+                hold = (
+                    f"{failed} photos for its memory could not be fetched; `foodbot model promote "
+                    f"{record.id}` serves it anyway (the bot embeds them later)"
+                )
+            return {"memory_embedded": added, "memory_not_embedded": missing}, hold
 
         return await self.judge(record.id, candidate.bundle.path, report, embed_memory)
 
     async def _forget_gone(self, rows: list[ExampleView], gone: list[str]) -> None:
-        """Photos Telegram no longer has: their examples stop asking for them."""
+        """Photos Telegram no longer has: every example of them stops asking for them."""
         from training.taught_photos import photo_key
 
         gone_keys = set(gone)
-        done: set[str] = set()
         for row in rows:
-            key = photo_key(row)
-            if key in gone_keys and key not in done:
-                done.add(key)
+            if row.photo_file_id is not None and photo_key(row) in gone_keys:
                 await self.memory.forget_photo_file(row)
 
 
 def _remove_stale_photos(scratch: Path) -> None:
     """Photo folders a killed run left behind (a clean or failed run removes its own): older than
-    `STALE_PHOTOS_S`, so a run still going is never touched."""
+    `STALE_PHOTOS_S`, so a run still going is never touched. Every run does this first, whatever its
+    strength and whether it trains at all. Also makes the folder."""
+    scratch.mkdir(parents=True, exist_ok=True)
     now = time.time()
     for folder in scratch.glob(f"{PHOTOS_PREFIX}*"):
         with contextlib.suppress(OSError):

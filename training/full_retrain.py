@@ -129,28 +129,51 @@ def is_full(bundle: ModelBundle) -> bool:
     return bundle.meta.provenance.get("kind") == FULL_KIND
 
 
-def split_held_out(foods: Sequence[str], share: float, seed: int) -> list[bool]:
+def split_held_out(
+    foods: Sequence[str], share: float, seed: int, photos: Sequence[str] | None = None
+) -> list[bool]:
     """Which examples the gate holds out (True) from a full retrain.
 
-    Per food of m ≥ 2 examples, `round(share · m)` of them, at least 1 and at most m - 1, drawn with a
-    seeded generator, so every food keeps an example to learn from. A food taught once is never held out
-    (there would be nothing left to learn it from); the gate counts those examples apart.
+    What is held out is photos, not examples: `photos[i]` names example i's photo (each example its own
+    photo when not given), and every example of a held-out photo is held out, so that no pixel the gate
+    calls unseen was trained on (a plate taught as two foods, one photo forwarded to two people).
+
+    Per food on m ≥ 2 photos, `round(share · m)` of them, at least 1 and at most m - 1, drawn with a
+    seeded generator, and never a photo whose holding would leave some food on it without a photo to
+    learn from. A food taught on one photo is never held out; the gate counts those examples apart.
     """
     if not 0 < share < 1:
         raise HeadRetrainError("the held-out share must be between 0 and 1")
+    keys = list(photos) if photos is not None else [str(i) for i in range(len(foods))]
+    if len(keys) != len(foods):
+        raise HeadRetrainError("give one photo key per example")
+    foods_on: dict[str, list[str]] = {}
+    for key, food in zip(keys, foods, strict=True):
+        if food not in foods_on.setdefault(key, []):
+            foods_on[key].append(food)
+    photos_of: dict[str, list[str]] = {}
+    for key, on in foods_on.items():
+        for food in on:
+            photos_of.setdefault(food, []).append(key)
     rng = np.random.default_rng(seed)
-    by_food: dict[str, list[int]] = {}
-    for i, food in enumerate(foods):
-        by_food.setdefault(food, []).append(i)
-    held = [False] * len(foods)
-    for food in sorted(by_food):
-        members = by_food[food]
-        if len(members) < 2:
+    held: set[str] = set()
+
+    def left(food: str) -> int:
+        return sum(1 for key in photos_of[food] if key not in held)
+
+    for food in sorted(photos_of):
+        candidates = photos_of[food]
+        if len(candidates) < 2:
             continue
-        count = min(len(members) - 1, max(1, round(share * len(members))))
-        for i in rng.choice(members, size=count, replace=False).tolist():
-            held[int(i)] = True
-    return held
+        want = min(len(candidates) - 1, max(1, round(share * len(candidates))))
+        have = sum(1 for key in candidates if key in held)
+        for key in rng.permutation(candidates).tolist():
+            if have >= want:
+                break
+            if key not in held and all(left(other) >= 2 for other in foods_on[key]):
+                held.add(key)
+                have += 1
+    return [key in held for key in keys]
 
 
 class _PhotoSet(torch.utils.data.Dataset[tuple[torch.Tensor, int]]):
@@ -247,6 +270,7 @@ def retrain_full(
     min_size = meta.data_config.resize_size
     images: list[bytes | Path] = []
     foods: list[str] = []
+    readable: list[TaughtPhoto] = []
     left_out: dict[str, int] = {}
     for example in photos:
         if example.food_key not in columns:
@@ -259,6 +283,7 @@ def retrain_full(
             continue
         images.append(example.photo)
         foods.append(example.food_key)
+        readable.append(example)
     if not images:
         raise HeadRetrainError("no readable photo of a food to learn")
     missing = [food for food in new if food not in foods]
@@ -268,7 +293,7 @@ def retrain_full(
     # The head's new rows, fitted first on the stored embeddings of the same photos.
     first = retrain_head(
         serving,
-        [(e.food_key, e.embedding) for e in photos if e.food_key in foods],
+        [(e.food_key, e.embedding) for e in readable],
         new,
         scale,
         params.seed,
@@ -298,7 +323,11 @@ def retrain_full(
     generator = torch.Generator().manual_seed(params.seed)
     augment = _augmentation(meta, params)
     # On a GPU, decoding and augmenting feed it from the CPU cores; on the CPU the model needs them.
+    # Spawned, not forked: the caller may be a thread of a process with others running (a worker).
     workers = min(MAX_WORKERS, os.cpu_count() or 1) if cuda else 0
+    spawned: dict[str, Any] = (
+        {"multiprocessing_context": "spawn", "persistent_workers": True} if workers else {}
+    )
     loader = torch.utils.data.DataLoader(
         _PhotoSet(images, augment, min_size),
         batch_size=params.batch_size,
@@ -306,6 +335,7 @@ def retrain_full(
         generator=generator,
         num_workers=workers,
         pin_memory=cuda,
+        **spawned,
     )
     anchor_list = list(anchor_photos() if anchors is None else anchors)
     anchor_generator = torch.Generator().manual_seed(params.seed)
@@ -317,6 +347,7 @@ def retrain_full(
             generator=anchor_generator,
             num_workers=workers,
             pin_memory=cuda,
+            **spawned,
         )
         if anchor_list
         else None

@@ -108,18 +108,26 @@ async def fetch_photos(
                 _LOGGER.warning("could not fetch a taught photo again: %s", exc)
                 into.failed += 1
                 return
-        try:
-            decode_image(data)
-        except ImageDecodeError:
-            into.unreadable += 1
-            return
         path = into.folder / f"{number:06d}"
-        await asyncio.to_thread(path.write_bytes, data)
-        into.paths[key] = path
+        # Decoding and writing off the event loop: a worker serving photos runs the nightly retrain.
+        if await asyncio.to_thread(_check_and_write, data, path):
+            into.paths[key] = path
+        else:
+            into.unreadable += 1
 
     start = len(into.paths) + len(into.gone) + into.failed + into.unreadable
     await asyncio.gather(*(one(start + n, key, fid) for n, (key, fid) in enumerate(wanted.items())))
     return into
+
+
+def _check_and_write(data: bytes, path: Path) -> bool:
+    """Write the photo when the safe decoder reads it; False (nothing written) when it does not."""
+    try:
+        decode_image(data)
+    except ImageDecodeError:
+        return False
+    path.write_bytes(data)
+    return True
 
 
 def telegram_fetch(photos: TelegramPhotos) -> Fetch:

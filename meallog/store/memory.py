@@ -250,14 +250,20 @@ class MemoryStore(Store):
         """Store many examples as embedded under `bundle_id` in one transaction (a full retrain embeds
         the whole memory for its candidate before promoting it); returns how many rows were added.
 
-        Examples of people forgotten meanwhile, and ones already stored under `bundle_id` (the same
-        person, photo and food), are skipped.
+        Only examples still in the table count: one deleted meanwhile (its meal corrected again, its
+        person forgotten) is not brought back. Ones already stored under `bundle_id` (the same person,
+        photo and food) are skipped.
         """
         if not embedded:
             return 0
         async with self._write() as session:
-            users = {example.user_id for example, _ in embedded}
-            present = set(await session.scalars(select(User.id).where(User.id.in_(users))))
+            ids = [example.id for example, _ in embedded]
+            present: set[int] = set()
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[start : start + 500]
+                present.update(
+                    await session.scalars(select(MemoryExample.id).where(MemoryExample.id.in_(chunk)))
+                )
             have = {
                 tuple(row)
                 for row in await session.execute(
@@ -269,7 +275,7 @@ class MemoryStore(Store):
             added = 0
             for example, embedding in embedded:
                 key = (example.user_id, example.photo_unique_id, example.food_key)
-                if example.user_id not in present or key in have:
+                if example.id not in present or key in have:
                     continue
                 have.add(key)
                 session.add(

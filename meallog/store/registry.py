@@ -149,6 +149,14 @@ class RegistryStore(Store):
             row.metrics = metrics
             return _record(row)
 
+    async def update_data(self, bundle_id: str, **fields: Any) -> None:
+        """Merge `fields` into the bundle's data (what it saw), e.g. the examples it serves with."""
+        async with self._write() as session:
+            row = await session.get(RegisteredBundle, bundle_id)
+            if row is None:
+                raise RegistryError(f"no bundle {bundle_id} in the registry")
+            row.data = {**(row.data or {}), **fields}
+
     async def promote(self, bundle_id: str) -> BundleRecord:
         """Make the bundle the serving one; the one serving before retires, and when the two share their
         embeddings everyone's memory of corrections is carried over in the same transaction. Raises

@@ -24,6 +24,7 @@ from tests.bot.processes import FOODBOT, foodbot_env
 from tests.telegram_fake.media import photo_ladder
 from tests.telegram_fake.methods import register_photo
 from tests.telegram_fake.server import FakeTelegram
+from training.gate import GateReport, decide
 from training.head_retrain import known_foods
 
 PHOTOS = Path(__file__).parents[2] / "bench" / "data" / "food_photos"
@@ -159,6 +160,8 @@ async def test_foodbot_retrain_full_fetches_the_photos_by_file_id_and_gates_the_
     assert report["method"] == "held out" and report["cross_validation"]["held_out"] == len(shared)
     assert report["regression"]["no_food_kept"]["serving"]["of"] == 6
     assert record.metrics["promote"] == report["promote"]
+    parsed = GateReport.from_json(json.dumps(report))
+    assert decide(parsed.cross_validation, parsed.regression, parsed.margin)[0] == report["promote"]
     assert not list((data_dir / "models").glob("retrain-photos-*")), "people's photos are not kept"
     serving = await registry.serving()
     assert serving is not None
@@ -215,7 +218,7 @@ async def test_a_promoted_full_retrain_serves_with_the_whole_memory_embedded_by_
         assert summary["outcome"] == "promoted", summary
         candidate = summary["candidate"]
         assert summary["photos"]["gone"] == 1, "a photo Telegram no longer has costs only itself"
-        assert summary["memory_embedded"] == len(before) - 2 and summary["memory_without_photo"] == 2
+        assert summary["memory_embedded"] == len(before) - 2 and summary["memory_not_embedded"] == 2
         after = await memory.every_example(candidate)
         assert {(e.user_id, e.food_key) for e in after} == {
             (e.user_id, e.food_key) for e in before if e.user_id not in (105, 106)
@@ -255,7 +258,89 @@ async def test_a_full_retrain_needs_the_bot_token_to_fetch_photos(
     with pytest.raises(RetrainError, match="TELEGRAM_BOT_TOKEN"):
         await retrain_once(registry, settings, strength="full", progress=lambda _line: None)
     auto = await retrain_once(registry, settings, strength="auto", progress=lambda _line: None)
-    assert auto["strength"] == "head", "auto is head-only without a GPU"
+    assert auto["strength"] == "head", "auto cannot fetch photos without a token"
+
+
+def test_auto_strength_is_full_where_a_gpu_and_a_token_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.device
+    from foodbot.retrain_command import resolve_strength
+
+    with_token = Settings(_env_file=None, telegram_bot_token="1:x")  # type: ignore[call-arg, arg-type]
+    without = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert resolve_strength("auto", with_token) == "head", "no GPU here"
+    monkeypatch.setattr(model.device, "device_name", lambda choice="auto": "cuda")
+    assert resolve_strength("auto", with_token) == "full"
+    assert resolve_strength("auto", without) == "head"
+    assert resolve_strength("head", with_token) == "head" and resolve_strength("full", without) == "full"
+
+
+async def test_a_token_of_another_bot_marks_nothing_and_trains_nothing(
+    tg: FakeTelegram,
+    registry: RegistryStore,
+    database: str,
+    recognizer: Recognizer,
+    default_bundle: ModelBundle,
+    data_dir: Path,
+    regression_dir: Path,
+) -> None:
+    """File ids belong to one bot: with another bot's token Telegram refuses every one of them. That
+    must not be read as "every photo is gone" (which would erase every file id for good)."""
+    memory = MemoryStore(registry.sessions)
+    food = _shared_foods(default_bundle)[2]
+    for n, user in enumerate(PEOPLE * 2):
+        (answer,) = recognizer.predict([sorted((PHOTOS / food).glob("*.jpg"))[n % 3].read_bytes()])
+        await memory.teach(
+            user,
+            food,
+            answer.embedding,
+            recognizer.bundle_id,
+            photo_file_id=f"AgAC-other-bot-{n}",
+            photo_unique_id=f"other-{n}",
+        )
+    settings = _settings(tg, database, data_dir, regression_dir)
+    with pytest.raises(RetrainError, match="none of the 6 taught photos"):
+        await retrain_once(registry, settings, strength="full", progress=lambda _line: None)
+    assert all(e.photo_file_id for e in await memory.every_example(default_bundle.id)), "nothing marked"
+    assert [r.id for r in await registry.records()] == [default_bundle.id], "no candidate"
+
+    wrong = _settings(tg, database, data_dir, regression_dir, telegram_bot_token="999:NOT-THIS-BOT")
+    with pytest.raises(RetrainError, match="Telegram could not be asked"):
+        await retrain_once(registry, wrong, strength="full", progress=lambda _line: None)
+    assert not list((data_dir / "models").glob("retrain-photos-*")), "the photo folder is gone"
+
+
+async def test_a_candidate_whose_memory_could_not_be_fetched_waits_for_a_person(
+    tg: FakeTelegram,
+    registry: RegistryStore,
+    database: str,
+    recognizer: Recognizer,
+    default_bundle: ModelBundle,
+    data_dir: Path,
+    regression_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The gate is forced to pass and the tolerance for failed memory downloads below zero, so the
+    hold path runs: the candidate passed, is kept with its files, and is not served until promoted."""
+    import foodbot.retrain_command
+    import training.gate
+    import training.held_out_gate
+
+    real_decide = training.gate.decide
+    monkeypatch.setattr(training.held_out_gate, "decide", lambda *args: (True, real_decide(*args)[1]))
+    monkeypatch.setattr(foodbot.retrain_command, "EMBED_FAILURES_ALLOWED", -1.0)
+    memory = MemoryStore(registry.sessions)
+    await _teach(tg, memory, recognizer, _shared_foods(default_bundle)[3], PEOPLE)
+    settings = _settings(tg, database, data_dir, regression_dir)
+
+    summary = await retrain_once(registry, settings, strength="full", progress=lambda _line: None)
+    assert summary["outcome"].startswith("passed the gate, not promoted"), summary
+    assert f"foodbot model promote {summary['candidate']}" in summary["outcome"]
+    record = await registry.get(summary["candidate"])
+    serving = await registry.serving()
+    assert record is not None and record.state == "candidate"
+    assert serving is not None and serving.id == default_bundle.id
+    await registry.promote(record.id)  # what the host's `foodbot model promote` does
+    assert len(await memory.every_example(record.id)) == 3, "its memory was embedded all the same"
 
 
 def test_a_photo_folder_left_by_a_killed_run_is_removed_a_day_later(tmp_path: Path) -> None:

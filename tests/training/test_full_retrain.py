@@ -62,11 +62,22 @@ def taught(recognizer: Recognizer) -> list[TaughtPhoto]:
 
 
 @pytest.fixture(scope="module")
+def held(taught: list[TaughtPhoto]) -> list[bool]:
+    """The photos the gate holds out, as `foodbot retrain` splits them."""
+    return split_held_out([p.food_key for p in taught], 0.2, seed=0, photos=[str(p.photo) for p in taught])
+
+
+@pytest.fixture(scope="module")
+def trained(taught: list[TaughtPhoto], held: list[bool]) -> list[TaughtPhoto]:
+    return [photo for photo, out in zip(taught, held, strict=True) if not out]
+
+
+@pytest.fixture(scope="module")
 def candidate(
-    default_bundle: ModelBundle, taught: list[TaughtPhoto], tmp_path_factory: pytest.TempPathFactory
+    default_bundle: ModelBundle, trained: list[TaughtPhoto], tmp_path_factory: pytest.TempPathFactory
 ) -> FullCandidate:
     out = tmp_path_factory.mktemp("full") / "bundle"
-    return retrain_full(default_bundle, taught, list(NEW_FOODS), SCALE, out, params=QUICK, device="cpu")
+    return retrain_full(default_bundle, trained, list(NEW_FOODS), SCALE, out, params=QUICK, device="cpu")
 
 
 def test_held_out_photos_leave_every_food_something_to_learn_from() -> None:
@@ -83,8 +94,23 @@ def test_held_out_photos_leave_every_food_something_to_learn_from() -> None:
         split_held_out(foods, 1.0, seed=0)
 
 
+def test_a_photo_is_held_out_whole_so_the_gate_never_sees_a_trained_pixel() -> None:
+    # Photo p1 is a plate taught as rice and chicken; p2 was forwarded to two people who both taught it.
+    foods = ["rice", "chicken", "rice", "rice", "chicken", "soup", "soup", "soup"]
+    photos = ["p1", "p1", "p2", "p2", "p3", "p4", "p5", "p4"]
+    for seed in range(20):
+        held = split_held_out(foods, 0.5, seed=seed, photos=photos)
+        for photo in set(photos):
+            flags = {h for p, h in zip(photos, held, strict=True) if p == photo}
+            assert len(flags) == 1, f"seed {seed}: photo {photo} both trained on and held out"
+        for food in set(foods):
+            kept = {p for p, f, h in zip(photos, foods, held, strict=True) if f == food and not h}
+            assert kept, f"seed {seed}: {food} has no photo left to learn from"
+        assert any(held)
+
+
 def test_the_candidate_keeps_every_class_and_adds_the_taught_foods(
-    default_bundle: ModelBundle, candidate: FullCandidate
+    default_bundle: ModelBundle, candidate: FullCandidate, trained: list[TaughtPhoto]
 ) -> None:
     meta, serving = candidate.bundle.meta, default_bundle.meta
     assert is_full(candidate.bundle) and not is_full(default_bundle)
@@ -92,7 +118,7 @@ def test_the_candidate_keeps_every_class_and_adds_the_taught_foods(
     assert all(meta.label_foods[label] == food for label, food in serving.label_foods.items())
     assert meta.thresholds == serving.thresholds and meta.data_config == serving.data_config
     assert meta.provenance["from"] == default_bundle.id and meta.provenance["new_foods"] == list(NEW_FOODS)
-    assert candidate.stats["photos"] == sum(len(_photos(f)) for f in (*NEW_FOODS, KNOWN_FOOD))
+    assert candidate.stats["photos"] == len(trained)
     assert candidate.stats["images_per_s"] > 0 and len(candidate.stats["history"]) == QUICK.epochs
     assert candidate.bundle.onnx_path is not None, "served on the CPU through its checked ONNX export"
     # The whole network learned: the body's weights moved, not only the head.
@@ -107,13 +133,13 @@ def test_the_candidate_keeps_every_class_and_adds_the_taught_foods(
 
 
 def test_the_candidate_names_what_it_was_taught_and_still_sees_no_food(
-    default_bundle: ModelBundle, candidate: FullCandidate, taught: list[TaughtPhoto], regression_dir: Path
+    default_bundle: ModelBundle, candidate: FullCandidate, trained: list[TaughtPhoto], regression_dir: Path
 ) -> None:
-    answers = Recognizer(candidate.bundle, device="cpu").predict([read_photo(p.photo) for p in taught])
+    answers = Recognizer(candidate.bundle, device="cpu").predict([read_photo(p.photo) for p in trained])
     named = sum(
-        1 for photo, answer in zip(taught, answers, strict=True) if answer.foods[0].key == photo.food_key
+        1 for photo, answer in zip(trained, answers, strict=True) if answer.foods[0].key == photo.food_key
     )
-    assert named >= len(taught) - 2, f"{named} of {len(taught)} taught photos named first"
+    assert named >= len(trained) - 2, f"{named} of {len(trained)} taught photos named first"
     files = [(food, path) for food, path in regression_files(regression_dir) if food == "no_food"]
     before, _ = recognize_files(Recognizer(default_bundle, device="cpu"), files)
     after, _ = recognize_files(Recognizer(candidate.bundle, device="cpu"), files)
@@ -121,10 +147,10 @@ def test_the_candidate_names_what_it_was_taught_and_still_sees_no_food(
 
 
 def test_the_same_photos_train_the_same_candidate(
-    default_bundle: ModelBundle, taught: list[TaughtPhoto], candidate: FullCandidate, tmp_path: Path
+    default_bundle: ModelBundle, trained: list[TaughtPhoto], candidate: FullCandidate, tmp_path: Path
 ) -> None:
     again = retrain_full(
-        default_bundle, taught, list(NEW_FOODS), SCALE, tmp_path / "again", params=QUICK, device="cpu"
+        default_bundle, trained, list(NEW_FOODS), SCALE, tmp_path / "again", params=QUICK, device="cpu"
     )
     assert again.bundle.id == candidate.bundle.id, "a rerun on the same data is recognized as the same"
 
@@ -140,10 +166,13 @@ def test_unreadable_photos_are_skipped_and_a_new_food_needs_one(
 
 
 def test_the_held_out_gate_reports_what_it_measured(
-    default_bundle: ModelBundle, candidate: FullCandidate, taught: list[TaughtPhoto], regression_dir: Path
+    default_bundle: ModelBundle,
+    candidate: FullCandidate,
+    taught: list[TaughtPhoto],
+    held: list[bool],
+    regression_dir: Path,
 ) -> None:
     foods = [photo.food_key for photo in taught]
-    held = split_held_out(foods, 0.2, seed=0)
     report = gate_held_out(
         default_bundle, candidate.bundle, [p.photo for p in taught], foods, held, regression_dir
     )

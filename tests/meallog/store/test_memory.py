@@ -163,6 +163,28 @@ async def test_examples_of_another_bundle_wait_to_be_embedded_again(
     assert await memory.count(ALICE) == 4, "a photo and food embedded twice counts once"
 
 
+async def test_a_full_retrain_embeds_the_memory_without_bringing_back_what_was_deleted(
+    meals: MealStore, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    memory = MemoryStore(sessions)
+    await saved_photo_meal(meals, ALICE, vector(), "apple", "u1")
+    bobs = await saved_photo_meal(meals, BOB, vector(), None, "u2")
+    await memory.teach(BOB, "rice", encode_embedding(vector()), "test-bundle-1", photo_unique_id="t1")
+    read_at_start = await memory.every_example("test-bundle-1")
+    # While the retrain ran: Alice was forgotten, and Bob fixed his meal again (its examples replaced).
+    await AccountStore(sessions, TABLE).forget_user(ALICE)
+    reopened = await meals.reopen_meal(bobs, BOB)
+    assert reopened is not None
+    assert await meals.change_item_food(reopened.id, item_of(reopened, "pizza"), BOB, "apple") is not None
+    assert await meals.save_meal(reopened.id, BOB) is not None
+
+    embedded = [(example, encode_embedding(vector())) for example in read_at_start]
+    assert await memory.add_embedded(embedded, "bundle-2") == 1, "only Bob's taught rice is still there"
+    assert [(e.user_id, e.food_key) for e in await memory.every_example("bundle-2")] == [(BOB, "rice")]
+    assert await memory.add_embedded(embedded, "bundle-2") == 0, "a second pass adds nothing"
+    assert await memory.add_embedded([], "bundle-2") == 0
+
+
 async def test_the_store_stamps_what_it_writes_with_the_clock_it_is_given(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
