@@ -328,30 +328,22 @@ def retrain_full(
     spawned: dict[str, Any] = (
         {"multiprocessing_context": "spawn", "persistent_workers": True} if workers else {}
     )
-    loader = torch.utils.data.DataLoader(
-        _PhotoSet(images, augment, min_size),
-        batch_size=params.batch_size,
-        shuffle=True,
-        generator=generator,
-        num_workers=workers,
-        pin_memory=cuda,
-        **spawned,
-    )
-    anchor_list = list(anchor_photos() if anchors is None else anchors)
-    anchor_generator = torch.Generator().manual_seed(params.seed)
-    anchor_loader = (
-        torch.utils.data.DataLoader(
-            _PhotoSet(anchor_list, augment, min_size),
+
+    def loader_of(photos: Sequence[bytes | Path], order: torch.Generator) -> torch.utils.data.DataLoader[Any]:
+        return torch.utils.data.DataLoader(
+            _PhotoSet(photos, augment, min_size),
             batch_size=params.batch_size,
             shuffle=True,
-            generator=anchor_generator,
+            generator=order,
             num_workers=workers,
             pin_memory=cuda,
             **spawned,
         )
-        if anchor_list
-        else None
-    )
+
+    loader = loader_of(images, generator)
+    anchor_list = list(anchor_photos() if anchors is None else anchors)
+    anchor_generator = torch.Generator().manual_seed(params.seed)
+    anchor_loader = loader_of(anchor_list, anchor_generator) if anchor_list else None
     steps = params.epochs * len(loader)
     warmup = min(len(loader), steps - 1)
 

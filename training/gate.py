@@ -593,9 +593,23 @@ def gate(
     figures = (
         one_shot_figures(serving, files, serving_answers, features, scale, params, seed) if one_shot else None
     )
+    return verdict(serving, candidate, cv, regression, started, figures)
+
+
+def verdict(
+    serving: ModelBundle,
+    candidate: ModelBundle,
+    cv: CrossValidation,
+    regression: Regression,
+    started: float,
+    one_shot: OneShot | None = None,
+    method: str = "cross-validation",
+) -> GateReport:
+    """The decision on what was measured, as the report both gates return (`started`: perf_counter)."""
     margin = margin_for(cv.held_out)
     promote, reasons = decide(cv, regression, margin)
-    report = GateReport(
+    _LOGGER.info("gate %s against %s: %s", candidate.id, serving.id, "promote" if promote else "refuse")
+    return GateReport(
         serving=serving.id,
         candidate=candidate.id,
         promote=promote,
@@ -603,8 +617,7 @@ def gate(
         margin=margin,
         cross_validation=cv,
         regression=regression,
-        one_shot=figures,
+        one_shot=one_shot,
         seconds=round(time.perf_counter() - started, 2),
+        method=method,
     )
-    _LOGGER.info("gate %s against %s: %s", candidate.id, serving.id, "promote" if promote else "refuse")
-    return report

@@ -12,7 +12,6 @@ memory. Part 2 (known foods and no-food photos of the regression set) and the de
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,19 +27,16 @@ from training.gate import (
     GateError,
     GateReport,
     compare_on_photos,
-    decide,
     first_food,
-    margin_for,
     memory_of,
     recognize_files,
     recognize_photos,
     regression_files,
     score_pair,
     top3_foods,
+    verdict,
 )
 from training.head_retrain import known_foods
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def _units(features: Sequence[np.ndarray | None]) -> list[np.ndarray | None]:
@@ -128,18 +124,4 @@ def gate_held_out(
     regression = compare_on_photos(
         files, serving_answers, candidate_answers, known, known_foods(candidate.meta) - known
     )
-    margin = margin_for(cv.held_out)
-    promote, reasons = decide(cv, regression, margin)
-    _LOGGER.info("gate %s against %s: %s", candidate.id, serving.id, "promote" if promote else "refuse")
-    return GateReport(
-        serving=serving.id,
-        candidate=candidate.id,
-        promote=promote,
-        reasons=reasons,
-        margin=margin,
-        cross_validation=cv,
-        regression=regression,
-        one_shot=None,
-        seconds=round(time.perf_counter() - started, 2),
-        method="held out",
-    )
+    return verdict(serving, candidate, cv, regression, started, method="held out")

@@ -89,6 +89,20 @@ async def learn_from_meal(session: AsyncSession, meal: Meal, now: datetime) -> N
     await session.flush()
 
 
+def _embedded_as(example: ExampleView, embedding: bytes, bundle_id: str) -> MemoryExample:
+    """A new row: `example` as embedded by another bundle (its old row keeps its own)."""
+    return MemoryExample(
+        user_id=example.user_id,
+        food_key=example.food_key,
+        embedding=embedding,
+        bundle_id=bundle_id,
+        source=example.source,
+        photo_file_id=example.photo_file_id,
+        photo_unique_id=example.photo_unique_id,
+        created_at=example.created_at,
+    )
+
+
 class MemoryStore(Store):
     """Taught examples: adding them, reading them for ranking, counting them."""
 
@@ -233,18 +247,7 @@ class MemoryStore(Store):
         async with self._write() as session:
             if await session.get(User, example.user_id) is None:
                 return  # forgotten meanwhile
-            session.add(
-                MemoryExample(
-                    user_id=example.user_id,
-                    food_key=example.food_key,
-                    embedding=embedding,
-                    bundle_id=bundle_id,
-                    source=example.source,
-                    photo_file_id=example.photo_file_id,
-                    photo_unique_id=example.photo_unique_id,
-                    created_at=example.created_at,
-                )
-            )
+            session.add(_embedded_as(example, embedding, bundle_id))
 
     async def add_embedded(self, embedded: Sequence[tuple[ExampleView, bytes]], bundle_id: str) -> int:
         """Store many examples as embedded under `bundle_id` in one transaction (a full retrain embeds
@@ -278,18 +281,7 @@ class MemoryStore(Store):
                 if example.id not in present or key in have:
                     continue
                 have.add(key)
-                session.add(
-                    MemoryExample(
-                        user_id=example.user_id,
-                        food_key=example.food_key,
-                        embedding=embedding,
-                        bundle_id=bundle_id,
-                        source=example.source,
-                        photo_file_id=example.photo_file_id,
-                        photo_unique_id=example.photo_unique_id,
-                        created_at=example.created_at,
-                    )
-                )
+                session.add(_embedded_as(example, embedding, bundle_id))
                 added += 1
             return added
 

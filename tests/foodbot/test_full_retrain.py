@@ -186,13 +186,12 @@ async def test_a_promoted_full_retrain_serves_with_the_whole_memory_embedded_by_
     """The orchestration's promote path: the gate's verdict is forced to "promote" (its rules are tested
     in tests/training/); the photos, the training, the memory and the switch are real."""
     import training.gate
-    import training.held_out_gate
     from model.queue import InProcessQueue
     from model.recognition import decode_embedding
     from model.serving_watch import BundleWatch
 
     real_decide = training.gate.decide
-    monkeypatch.setattr(training.held_out_gate, "decide", lambda *args: (True, real_decide(*args)[1]))
+    monkeypatch.setattr(training.gate, "decide", lambda *args: (True, real_decide(*args)[1]))
     memory = MemoryStore(registry.sessions)
     food = _shared_foods(default_bundle)[0]
     await _teach(tg, memory, recognizer, food, PEOPLE)
@@ -323,10 +322,9 @@ async def test_a_candidate_whose_memory_could_not_be_fetched_waits_for_a_person(
     hold path runs: the candidate passed, is kept with its files, and is not served until promoted."""
     import foodbot.retrain_command
     import training.gate
-    import training.held_out_gate
 
     real_decide = training.gate.decide
-    monkeypatch.setattr(training.held_out_gate, "decide", lambda *args: (True, real_decide(*args)[1]))
+    monkeypatch.setattr(training.gate, "decide", lambda *args: (True, real_decide(*args)[1]))
     monkeypatch.setattr(foodbot.retrain_command, "EMBED_FAILURES_ALLOWED", -1.0)
     memory = MemoryStore(registry.sessions)
     await _teach(tg, memory, recognizer, _shared_foods(default_bundle)[3], PEOPLE)
