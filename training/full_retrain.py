@@ -53,6 +53,7 @@ from training.head_retrain import (
     HeadRetrainError,
     classifier_keys,
     retrain_head,
+    target_columns,
     taught_label,
 )
 from training.setup import seed_everything
@@ -258,11 +259,7 @@ def retrain_full(
     if meta.head != "softmax":
         raise HeadRetrainError(f"a full retrain trains softmax heads; {serving.path} is {meta.head}")
     new = list(dict.fromkeys(new))
-    columns: dict[str, list[int]] = {}
-    for column, label in enumerate(meta.labels):
-        food = meta.food_of(label)
-        if food is not None:
-            columns.setdefault(food, []).append(column)
+    columns = target_columns(meta)
     old = len(meta.labels)
     for n, food in enumerate(new):
         columns[food] = [old + n]

@@ -254,7 +254,8 @@ def classifier_keys(state: Mapping[str, torch.Tensor], labels: int) -> tuple[str
     return found
 
 
-def _target_columns(meta: BundleMeta) -> dict[str, list[int]]:
+def target_columns(meta: BundleMeta) -> dict[str, list[int]]:
+    """Each food's columns in the bundle's classifier (a food may have several labels)."""
     columns: dict[str, list[int]] = {}
     for column, label in enumerate(meta.labels):
         food = meta.food_of(label)
@@ -287,7 +288,7 @@ def retrain_head(
         raise HeadRetrainError(f"head-only retrain trains softmax heads; {serving.path} is {meta.head}")
     if not np.isfinite(scale) or scale <= 0:
         raise HeadRetrainError(f"the feature scale must be a positive number, not {scale}")
-    columns = _target_columns(meta)
+    columns = target_columns(meta)
     new = list(dict.fromkeys(new))
     clash = [food for food in new if food in columns or taught_label(food) in meta.labels]
     if clash:
